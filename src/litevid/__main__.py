@@ -1,0 +1,3 @@
+from litevid.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""The interface every litevid model shares (composites included).
+
+``VideoModel`` fixes the contract of DESIGN.md: input ``(B, C, T, H, W)``, logits
+``(B, num_classes)``, ``forward_features`` / ``forward_head(x, pre_logits=False)`` /
+``reset_classifier`` / ``num_classes`` / ``num_features``, plus ``load_pretrained`` for local
+checkpoints. A family subclasses it, sets ``num_features`` and a linear ``head`` (or overrides
+``reset_classifier``), and overrides ``checkpoint_filter`` to map a foreign key layout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ._weights import LoadReport, load_checkpoint, load_into
+
+__all__ = ["VideoModel"]
+
+
+class VideoModel(nn.Module):
+    """Base class for video classifiers taking ``(B, C, T, H, W)`` clips."""
+
+    num_classes: int
+    num_features: int
+    in_chans: int = 3
+    # Attribute holding the final classifier; ``reset_classifier`` replaces it.
+    head_attr: str = "head"
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a clear ``ValueError`` for a wrong rank or channel count.
+
+        Depends only on static shapes, so it is free under export/tracing.
+        """
+        if x.dim() != 5:
+            raise ValueError(
+                f"{type(self).__name__} expects a 5-D clip (B, C, T, H, W); got shape {tuple(x.shape)}"
+            )
+        if x.shape[1] != self.in_chans:
+            raise ValueError(
+                f"{type(self).__name__} expects {self.in_chans} input channels at dim 1 of "
+                f"(B, C, T, H, W); got shape {tuple(x.shape)}"
+            )
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return getattr(self, self.head_attr)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a fresh ``num_features -> num_classes`` layer (0 = none)."""
+        self.num_classes = num_classes
+        head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        setattr(self, self.head_attr, head)
+
+    # ---- local weights -------------------------------------------------------------------------
+
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map a foreign checkpoint (e.g. torchvision/timm ImageNet) onto this model's keys.
+
+        The default keeps keys as they are; families override it (prefixes, inflation, renames).
+        """
+        return state_dict
+
+    def load_pretrained(
+        self, checkpoint: str | Path | dict[str, torch.Tensor], *, strict: bool = False
+    ) -> LoadReport:
+        """Initialise from a local checkpoint file (``weights_only=True``) or a state dict.
+
+        The classifier of the source checkpoint is dropped (it belongs to another label set);
+        keys whose shapes do not match are skipped and reported, never silently loaded.
+        """
+        state = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
+        return load_into(self, self.checkpoint_filter(dict(state)), strict=strict, source=checkpoint)

@@ -1,0 +1,121 @@
+"""Local checkpoint loading: read safely, map keys, inflate 2D kernels, report what happened.
+
+Nothing here downloads. Files are read with ``torch.load(weights_only=True)`` so a checkpoint
+cannot run code. Family files provide the key maps; this module provides the mechanics.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import torch
+import torch.nn as nn
+
+__all__ = [
+    "LoadReport",
+    "load_checkpoint",
+    "load_into",
+    "inflate_conv2d_weight",
+    "drop_keys",
+    "strip_prefix",
+]
+
+_log = logging.getLogger(__name__)
+
+# Wrappers used by the training scripts of torchvision, timm, DeiT, Swin, SlowFast, mmaction2.
+_WRAPPER_KEYS = ("state_dict", "model", "model_state", "module", "model_ema")
+
+
+@dataclass
+class LoadReport:
+    """What a checkpoint load did; printed by the CLI and returned to callers."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)  # "key: ckpt shape vs model shape"
+
+    def summary(self) -> str:
+        return (
+            f"loaded {len(self.loaded)} tensors; missing {len(self.missing)}, "
+            f"unexpected {len(self.unexpected)}, shape-mismatched {len(self.mismatched)}"
+        )
+
+
+def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a local checkpoint and unwrap the usual containers to a flat state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors, truncated files, non-tensor payloads
+        raise ValueError(f"cannot read checkpoint {path}: {exc}") from exc
+    for _ in range(3):  # nested wrappers, e.g. {"model": {"state_dict": ...}}
+        if isinstance(obj, dict):
+            inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
+            if inner is not None and not any(torch.is_tensor(v) for v in obj.values()):
+                obj = inner
+                continue
+        break
+    if not isinstance(obj, dict) or not any(torch.is_tensor(v) for v in obj.values()):
+        raise ValueError(f"checkpoint {path} holds no state dict of tensors")
+    state = {k: v for k, v in obj.items() if torch.is_tensor(v)}
+    if all(k.startswith("module.") for k in state):  # saved from DataParallel/DDP
+        state = strip_prefix(state, "module.")
+    return state
+
+
+def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+
+
+def drop_keys(state: dict[str, torch.Tensor], prefixes: Iterable[str]) -> dict[str, torch.Tensor]:
+    """Remove keys starting with any of ``prefixes`` (the source classifier, buffers we rebuild)."""
+    prefixes = tuple(prefixes)
+    return {k: v for k, v in state.items() if not k.startswith(prefixes)}
+
+
+def inflate_conv2d_weight(weight: torch.Tensor, kt: int) -> torch.Tensor:
+    """I3D inflation of a ``(O, I, kh, kw)`` kernel to ``(O, I, kt, kh, kw)``.
+
+    The kernel is repeated over time and divided by ``kt``, so a clip of identical frames gives
+    the 2D network's activations (Carreira & Zisserman 2017).
+    """
+    if weight.dim() != 4:
+        raise ValueError(f"expected a 4-D conv kernel to inflate, got shape {tuple(weight.shape)}")
+    return weight.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
+
+
+def load_into(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    *,
+    strict: bool = False,
+    source: object = "state dict",
+) -> LoadReport:
+    """Load ``state`` into ``model``; skip and report unknown keys and shape mismatches."""
+    own = model.state_dict()
+    report = LoadReport()
+    usable: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key not in own:
+            report.unexpected.append(key)
+        elif own[key].shape != value.shape:
+            report.mismatched.append(f"{key}: {tuple(value.shape)} vs {tuple(own[key].shape)}")
+        else:
+            usable[key] = value
+    report.missing = [k for k in own if k not in usable]
+    report.loaded = sorted(usable)
+    if strict and (report.missing or report.unexpected or report.mismatched):
+        raise ValueError(f"strict load from {source} failed: {report.summary()}")
+    model.load_state_dict(usable, strict=False)
+    _log.info("weights from %s: %s", source, report.summary())
+    for name, keys in (("missing", report.missing), ("unexpected", report.unexpected),
+                       ("mismatched", report.mismatched)):
+        if keys:
+            _log.info("  %s: %s%s", name, ", ".join(keys[:8]), " ..." if len(keys) > 8 else "")
+    return report

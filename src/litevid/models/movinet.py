@@ -1,0 +1,1 @@
+"""Placeholder: this family is being written (see the issue that adds it)."""
