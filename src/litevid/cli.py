@@ -61,26 +61,33 @@ def model_rows(pattern: str | None = None, flops: bool = True) -> list[dict[str,
     return rows
 
 
+def console():
+    """A rich console; when output is not a terminal (CI, pipes) it is wide enough not to truncate."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     rows = model_rows(args.pattern, flops=not args.no_flops)
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="litevid models (400 classes, default input, GFLOPs: 1 multiply-add = 1 FLOP)")
-    for col, justify in [("name", "left"), ("paper name", "left"), ("category", "left"),
-                         ("params (M)", "right"), ("paper params (M)", "right"),
-                         ("input", "right"), ("GFLOPs", "right")]:
-        table.add_column(col, justify=justify)
+    table = Table(title="litevid models: 400 classes; GFLOPs of one clip at the default input "
+                        "(T x H x W), 1 multiply-add = 1 FLOP")
+    for col in ("name", "paper name", "category", "params (M)", "paper params (M)", "diff",
+                "input", "GFLOPs"):
+        table.add_column(col, justify="left" if col in ("name", "paper name", "category") else "right")
     for r in rows:
-        paper = "-" if r["paper_params_m"] is None else f"{r['paper_params_m']:.1f}"
-        gfl = f"{r['gflops']:.1f}" if "gflops" in r else "-"
-        table.add_row(r["name"], r["paper_name"], r["category"], f"{r['params_m']:.2f}", paper,
-                      r["input"], gfl)
-    Console().print(table)
+        paper = r["paper_params_m"]
+        diff = "-" if paper is None else f"{100 * (r['params_m'] - paper) / paper:+.1f}%"
+        table.add_row(r["name"], r["paper_name"], r["category"], f"{r['params_m']:.2f}",
+                      "-" if paper is None else f"{paper:.1f}", diff, r["input"],
+                      f"{r['gflops']:.1f}" if "gflops" in r else "-")
+    console().print(table)
     return 0
 
 
