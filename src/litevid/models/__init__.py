@@ -1,6 +1,6 @@
 """Model families. Importing a family file registers its variants; add a new family here."""
 
-from ._base import VideoModel
+from ._base import VideoModel, to_channels_last
 from ._registry import ModelSpec, create_model, list_models, model_spec, register_model
 from ._weights import LoadReport
 
@@ -24,4 +24,5 @@ __all__ = [
     "list_models",
     "model_spec",
     "register_model",
+    "to_channels_last",
 ]

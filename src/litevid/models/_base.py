@@ -16,7 +16,26 @@ import torch.nn as nn
 
 from ._weights import LoadReport, load_checkpoint, load_into
 
-__all__ = ["VideoModel"]
+__all__ = ["VideoModel", "to_channels_last"]
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Put every 5-D parameter/buffer in ``channels_last_3d`` and every 4-D one in ``channels_last``.
+
+    ``model.to(memory_format=torch.channels_last_3d)`` fails on models that mix 3D and 2D kernels
+    (2D-per-frame trunks, SE convs on pooled maps); this converts each tensor by its rank. Inputs
+    go in as ``x.contiguous(memory_format=torch.channels_last_3d)``. Depthwise 3D convolutions are
+    several times faster on CPU in this layout.
+    """
+
+    def convert(t: torch.Tensor) -> torch.Tensor:
+        if t.dim() == 5:
+            return t.contiguous(memory_format=torch.channels_last_3d)
+        if t.dim() == 4:
+            return t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    return model._apply(convert)
 
 
 class VideoModel(nn.Module):
