@@ -5,20 +5,28 @@ from .block import Block
 from .drop_path import DropPath, drop_path
 from .frames import fold_frames, unfold_frames
 from .mlp import Mlp
+from .patch_embed import PatchEmbed, TubeletEmbed
+from .pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from .temporal_shift import TemporalShift, temporal_shift
 from .temporal_transformer import TemporalTransformer
+from .weight_init import init_transformer_weights
 
 __all__ = [
     "Attention",
     "Block",
     "DropPath",
     "Mlp",
+    "PatchEmbed",
     "TemporalShift",
     "TemporalTransformer",
+    "TubeletEmbed",
     "drop_path",
     "fold_frames",
+    "init_transformer_weights",
     "unfold_frames",
     "merge_heads",
+    "resample_pos_embed_1d",
+    "resample_pos_embed_2d",
     "sdpa",
     "split_heads",
     "temporal_shift",

@@ -1,1 +1,268 @@
-"""Placeholder: this family is being written (see the issue that adds it)."""
+"""MViT-S 16x4 (Fan et al. 2021, Multiscale Vision Transformers v1, small).
+
+A channel-expanding, resolution-shrinking transformer: a 3x8x8 cube embedding (stride 2x8x8) turns
+16x224x224 into 8x28x28 tokens of width 128; 16 blocks grow the width 128 -> 256 -> 512 (blocks 2,
+9) while query pooling halves the spatial grid at blocks 3 and 10 (28 -> 14 -> 7). Every block
+uses pooling attention: keys and values are pooled by depthwise 3x3x3 convolutions with an
+"adaptive" stride (1,4,4) that is divided by each query stride (SlowFast's rule, applied from the
+query-pooling block on), so K/V are 8x7x7, or 8x14x14 in the two query-pooling blocks. MODELS.md
+section 9 gives the structure (MViT paper Table 3c; SlowFast ``MViT`` v1 code for the details).
+
+The study lists MViT-S without a parameter count; the MViT paper gives 26.1M (this model:
+26.04M). The KV stride is not published: (1,4,4) gives 29.9 GFLOPs, (1,8,8) 25.3 (paper: 32.9).
+No ImageNet weights exist for MViT-S, so it starts from random init (trunc-normal 0.02).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from ..layers import DropPath, Mlp, merge_heads, sdpa, split_heads
+from ..layers.patch_embed import TubeletEmbed
+from ..layers.pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
+from ..layers.weight_init import init_transformer_weights
+from ._base import VideoModel
+from ._registry import ModelSpec, register_model
+
+__all__ = ["MViT", "MultiScaleBlock", "MultiScaleAttention", "AttentionPool"]
+
+Size3 = tuple[int, int, int]
+_norm = partial(nn.LayerNorm, eps=1e-6)
+
+
+class AttentionPool(nn.Module):
+    """Pool per-head tokens ``(B, heads, 1 + T*H*W, hd)`` over (T, H, W); the CLS token passes.
+
+    A depthwise Conv3d (no bias) then LayerNorm(head_dim), as SlowFast's ``attention_pool`` in
+    ``conv`` mode.
+    """
+
+    def __init__(self, head_dim: int, kernel: Size3, stride: Size3,
+                 norm_layer: Callable[[int], nn.Module] = _norm) -> None:
+        super().__init__()
+        padding = tuple(k // 2 for k in kernel)
+        self.pool = nn.Conv3d(head_dim, head_dim, kernel, stride, padding, groups=head_dim, bias=False)
+        self.norm = norm_layer(head_dim)
+
+    def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
+        B, h, _, hd = x.shape
+        cls, x = x[:, :, :1], x[:, :, 1:]
+        x = x.reshape(B * h, *thw, hd).permute(0, 4, 1, 2, 3)  # (B*heads, hd, T, H, W)
+        x = self.pool(x)
+        thw = tuple(x.shape[2:])
+        x = x.reshape(B, h, hd, -1).transpose(2, 3)  # (B, heads, T'*H'*W', hd)
+        return self.norm(torch.cat([cls, x], dim=2)), thw  # type: ignore[return-value]
+
+
+class MultiScaleAttention(nn.Module):
+    """Pooling attention: separate q/k/v Linears, per-head pooling, ``layers.sdpa``, ``proj``.
+
+    Args:
+        dim: token width (kept; the block's MLP changes the width).
+        num_heads: heads (head_dim stays 128 in MViT-S).
+        stride_q: query pooling stride; ``(1,1,1)`` = no query pooling.
+        stride_kv: key/value pooling stride.
+        kernel: pooling kernel.
+    """
+
+    def __init__(self, dim: int, num_heads: int, stride_q: Size3, stride_kv: Size3,
+                 kernel: Size3 = (3, 3, 3), qkv_bias: bool = True, attn_drop: float = 0.0,
+                 proj_drop: float = 0.0) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        hd = dim // num_heads
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.k = nn.Linear(dim, dim, bias=qkv_bias)
+        self.v = nn.Linear(dim, dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.pool_q = AttentionPool(hd, kernel, stride_q) if max(stride_q) > 1 else None
+        self.pool_k = AttentionPool(hd, kernel, stride_kv)
+        self.pool_v = AttentionPool(hd, kernel, stride_kv)
+
+    def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
+        # x: (B, 1 + T*H*W, D)
+        q = split_heads(self.q(x), self.num_heads)  # (B, heads, N, hd)
+        k = split_heads(self.k(x), self.num_heads)
+        v = split_heads(self.v(x), self.num_heads)
+        q_thw = thw
+        if self.pool_q is not None:
+            q, q_thw = self.pool_q(q, thw)
+        k, _ = self.pool_k(k, thw)
+        v, _ = self.pool_v(v, thw)
+        x = sdpa(q, k, v, dropout_p=self.attn_drop if self.training else 0.0)  # (B, heads, Nq, hd)
+        return self.proj_drop(self.proj(merge_heads(x))), q_thw
+
+
+class MultiScaleBlock(nn.Module):
+    """``x = pool(x) + attn(LN1(x))``; ``x = proj(LN2(x)) or x`` + ``MLP(LN2(x))``.
+
+    The residual is max-pooled like the queries (kernel stride+1 where the stride is > 1), and a
+    Linear ``proj`` widens it where the MLP changes the width (``dim != dim_out``).
+    """
+
+    def __init__(self, dim: int, dim_out: int, num_heads: int, stride_q: Size3, stride_kv: Size3,
+                 mlp_ratio: float = 4.0, qkv_bias: bool = True, drop: float = 0.0,
+                 attn_drop: float = 0.0, drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.norm1 = _norm(dim)
+        self.attn = MultiScaleAttention(dim, num_heads, stride_q, stride_kv, qkv_bias=qkv_bias,
+                                        attn_drop=attn_drop, proj_drop=drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = _norm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), dim_out, drop=drop)
+        self.proj = nn.Linear(dim, dim_out) if dim != dim_out else None
+        if max(stride_q) > 1:
+            kernel = tuple(s + 1 if s > 1 else s for s in stride_q)
+            self.pool_skip = nn.MaxPool3d(kernel, stride_q, tuple(k // 2 for k in kernel))
+        else:
+            self.pool_skip = None
+
+    def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
+        x_attn, new_thw = self.attn(self.norm1(x), thw)
+        if self.pool_skip is not None:
+            B, _, D = x.shape
+            cls, grid = x[:, :1], x[:, 1:]
+            grid = grid.transpose(1, 2).reshape(B, D, *thw)  # (B, D, T, H, W)
+            grid = self.pool_skip(grid).flatten(2).transpose(1, 2)  # (B, T*H'*W', D)
+            x = torch.cat([cls, grid], dim=1)
+        x = x + self.drop_path(x_attn)
+        xn = self.norm2(x)
+        skip = self.proj(xn) if self.proj is not None else x
+        return skip + self.drop_path(self.mlp(xn)), new_thw
+
+
+class MViT(VideoModel):
+    """Multiscale Vision Transformer v1 with a CLS token and separable position embeddings.
+
+    Args:
+        num_classes: classifier width (0 = no classifier).
+        frames: clip length the temporal position embedding is built for.
+        size: frame side the spatial position embedding is built for.
+        in_chans: input channels.
+        embed_dim: width after the cube embedding.
+        depth: number of blocks.
+        num_heads: heads of the first block.
+        patch_kernel: cube embedding kernel.
+        patch_stride: cube embedding stride.
+        patch_padding: cube embedding padding.
+        dim_mul: ``{block: factor}``: width and heads are multiplied at these blocks.
+        stride_q: ``{block: stride}`` of query pooling.
+        stride_kv: initial ("adaptive") K/V pooling stride, divided by each query stride.
+        pool_kernel: K/V/Q pooling kernel.
+        mlp_ratio: MLP width / width.
+        drop_rate: dropout inside blocks.
+        attn_drop_rate: attention dropout.
+        drop_path_rate: stochastic depth of the last block (linear from 0).
+        head_drop_rate: dropout before the classifier.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 400,
+        frames: int = 16,
+        size: int = 224,
+        in_chans: int = 3,
+        embed_dim: int = 128,
+        depth: int = 16,
+        num_heads: int = 1,
+        patch_kernel: Size3 = (3, 8, 8),
+        patch_stride: Size3 = (2, 8, 8),
+        patch_padding: Size3 = (1, 3, 3),
+        dim_mul: dict[int, float] | None = None,
+        stride_q: dict[int, Size3] | None = None,
+        stride_kv: Size3 = (1, 4, 4),
+        pool_kernel: Size3 = (3, 3, 3),
+        mlp_ratio: float = 4.0,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.1,
+        head_drop_rate: float = 0.5,
+    ) -> None:
+        super().__init__()
+        dim_mul = {3: 2.0, 10: 2.0} if dim_mul is None else dim_mul
+        stride_q = {3: (1, 2, 2), 10: (1, 2, 2)} if stride_q is None else stride_q
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.patch_embed = TubeletEmbed(patch_kernel, in_chans, embed_dim, patch_stride, patch_padding)
+        # token grid of the built clip size (conv arithmetic)
+        self.grid = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
+                          zip((frames, size, size), patch_kernel, patch_stride, patch_padding))
+        T, H, W = self.grid
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed_spatial = nn.Parameter(torch.zeros(1, H * W, embed_dim))
+        self.pos_embed_temporal = nn.Parameter(torch.zeros(1, T, embed_dim))
+        self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, embed_dim))
+
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+        self.blocks = nn.ModuleList()
+        dim, heads, kv = embed_dim, num_heads, tuple(stride_kv)
+        for i in range(depth):
+            if i in dim_mul:  # SlowFast: heads and width change at the block itself...
+                heads = int(heads * dim_mul[i])
+                dim = int(dim * dim_mul[i])
+            dim_out = int(dim * dim_mul.get(i + 1, 1.0))  # ...the MLP widens one block earlier
+            sq = tuple(stride_q.get(i, (1, 1, 1)))
+            kv = tuple(max(a // b, 1) for a, b in zip(kv, sq))  # adaptive K/V stride
+            self.blocks.append(MultiScaleBlock(dim, dim_out, heads, sq, kv, mlp_ratio, True,
+                                               drop_rate, attn_drop_rate, dpr[i]))
+        self.num_features = dim
+        self.norm = _norm(dim)
+        self.head_drop = nn.Dropout(head_drop_rate)
+        self.head = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+
+        self.apply(init_transformer_weights)
+        for p in (self.cls_token, self.pos_embed_spatial, self.pos_embed_temporal, self.pos_embed_class):
+            nn.init.trunc_normal_(p, std=0.02)
+
+    def _pos_embed(self, thw: Size3) -> torch.Tensor:
+        """``(1, 1 + T*H*W, D)`` from the separable parts, resized if the grid is not the built one."""
+        T, H, W = thw
+        spatial, temporal = self.pos_embed_spatial, self.pos_embed_temporal
+        if (H, W) != self.grid[1:]:  # static shapes only
+            spatial = resample_pos_embed_2d(spatial, (H, W), 0, old_grid=self.grid[1:])
+        if T != self.grid[0]:
+            temporal = resample_pos_embed_1d(temporal, T, mode="linear")
+        pos = spatial.repeat(1, T, 1) + temporal.repeat_interleave(H * W, dim=1)  # (t, h, w) order
+        return torch.cat([self.pos_embed_class, pos], dim=1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, T, H, W)`` -> normalised CLS ``(B, 512)``."""
+        x = self.patch_embed(x)  # (B, T', H', W', D)
+        B, T, H, W, D = x.shape
+        x = x.reshape(B, T * H * W, D)
+        x = torch.cat([self.cls_token.expand(B, -1, -1), x], dim=1) + self._pos_embed((T, H, W))
+        thw = (T, H, W)
+        for blk in self.blocks:
+            x, thw = blk(x, thw)
+        return self.norm(x[:, 0])
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.head_drop(x)
+        return x if pre_logits else self.head(x)
+
+
+# ---- builder and registered variants ----------------------------------------------------------
+
+
+def _create_mvit(**kwargs) -> MViT:
+    return MViT(**kwargs)
+
+
+@register_model(ModelSpec(
+    name="mvit_s", paper_name="MViT-S", category="attention-only", family="mvit",
+    mean=(0.45,) * 3, std=(0.225,) * 3, paper_params_m=26.1,
+    paper_params_source="MViT paper (Fan et al. 2021, Table 3c/4): the study's Table 4 has no "
+                        "MViT-S figure",
+    pretrained="none: no public ImageNet (or Kinetics) weights exist for MViT-S (MViT paper "
+               "footnote); random init, trunc-normal(0.02) Linears and position embeddings",
+))
+def mvit_s(**kwargs) -> MViT:
+    model_args = dict(embed_dim=128, depth=16, num_heads=1, patch_kernel=(3, 8, 8),
+                      patch_stride=(2, 8, 8), patch_padding=(1, 3, 3), stride_kv=(1, 4, 4))
+    return _create_mvit(**dict(model_args, **kwargs))
