@@ -1,5 +1,8 @@
-"""Measurement: FLOPs now; timing, memory and the runner live beside it."""
+"""Measurement: FLOPs, timing, memory, the three modes, the runner and the environment record."""
 
+from .config import BenchConfig
 from .flops import FlopCount, count_flops
+from .stats import LatencyStats, summarize
+from .timing import StopRule
 
-__all__ = ["FlopCount", "count_flops"]
+__all__ = ["BenchConfig", "FlopCount", "LatencyStats", "StopRule", "count_flops", "summarize"]

@@ -1,0 +1,67 @@
+"""Where a measurement was taken: device, software versions, threads, code revision, host.
+
+Stored with every row so results from different machines can be merged and compared without
+guessing (the study's relative latencies are per device).
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cpu_model", "collect_environment", "git_revision"]
+
+
+def cpu_model() -> str:
+    """CPU model name from ``/proc/cpuinfo`` (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def git_revision() -> str | None:
+    """Commit of the litevid source tree (read-only ``git rev-parse``); None outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def collect_environment(device_type: str, device_index: int = 0) -> dict[str, Any]:
+    """Environment record for rows measured on ``device_type`` (``cpu``, ``cuda``, ``mps``)."""
+    import torch
+
+    from .. import __version__
+
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    if device_type == "cuda":
+        device_name = torch.cuda.get_device_name(device_index)
+    elif device_type == "mps":
+        device_name = f"Apple MPS ({cpu_model()})"
+    else:
+        device_name = cpu_model()
+    return {
+        "device_type": device_type,
+        "device_name": device_name,
+        "cpu_model": cpu_model(),
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": None if cudnn is None else str(cudnn),
+        "num_threads": torch.get_num_threads(),
+        "litevid_version": __version__,
+        "git_rev": git_revision(),
+        "hostname": socket.gethostname(),
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,178 @@
+"""Timers and the stopping rule of the timed loop.
+
+The timed loop does nothing but call the step and read a clock: inputs are prepared, the model
+compiled and warmed up before it starts, and statistics are computed after it ends. Every
+per-iteration sample is kept (milliseconds).
+
+On CUDA a step is bracketed by CUDA events and synchronised on the end event, so a sample is the
+device time of one step including launch gaps, not the time to enqueue it. On CPU the step is
+synchronous and ``time.perf_counter`` is exact enough (sub-microsecond resolution).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+__all__ = [
+    "CudaEventTimer",
+    "PerfCounterTimer",
+    "StopRule",
+    "SyncPerfCounterTimer",
+    "Timer",
+    "TimingResult",
+    "make_timer",
+    "run_timed",
+    "warm_up",
+]
+
+Step = Callable[[], Any]
+
+
+class Timer(Protocol):
+    """Times one call of ``step`` and returns seconds."""
+
+    kind: str
+
+    def time_step(self, step: Step) -> float: ...
+
+    def synchronize(self) -> None: ...
+
+
+class PerfCounterTimer:
+    """Host clock for synchronous devices (CPU)."""
+
+    kind = "perf_counter"
+
+    def time_step(self, step: Step) -> float:
+        t0 = time.perf_counter()
+        step()
+        return time.perf_counter() - t0
+
+    def synchronize(self) -> None:
+        pass
+
+
+class SyncPerfCounterTimer:
+    """Host clock around a device synchronisation, for asynchronous devices without events (MPS)."""
+
+    kind = "synchronize+perf_counter"
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self._sync = sync
+
+    def time_step(self, step: Step) -> float:
+        self._sync()
+        t0 = time.perf_counter()
+        step()
+        self._sync()
+        return time.perf_counter() - t0
+
+    def synchronize(self) -> None:
+        self._sync()
+
+
+class CudaEventTimer:
+    """CUDA events around the step; waits on the end event so the sample is complete."""
+
+    kind = "cuda_event"
+
+    def __init__(self) -> None:
+        import torch
+
+        self._torch = torch
+        self._start = torch.cuda.Event(enable_timing=True)
+        self._end = torch.cuda.Event(enable_timing=True)
+
+    def time_step(self, step: Step) -> float:
+        self._start.record()
+        step()
+        self._end.record()
+        self._end.synchronize()
+        return self._start.elapsed_time(self._end) / 1e3  # elapsed_time is in ms
+
+    def synchronize(self) -> None:
+        self._torch.cuda.synchronize()
+
+
+def make_timer(device_type: str) -> Timer:
+    """The right timer for ``device_type`` (``cpu``, ``cuda``, ``mps``)."""
+    if device_type == "cuda":
+        return CudaEventTimer()
+    if device_type == "mps":
+        import torch
+
+        return SyncPerfCounterTimer(torch.mps.synchronize)
+    if device_type == "cpu":
+        return PerfCounterTimer()
+    raise ValueError(f"no timer for device type {device_type!r} (cpu, cuda or mps)")
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """Stop once at least ``min_iters`` samples AND ``min_seconds`` of timed loop are done, or at
+    ``max_iters`` samples, whichever comes first.
+
+    The minimum duration makes fast models collect enough samples to average out scheduler noise;
+    the maximum bounds the time a fast model can take; the minimum count guarantees a usable
+    sample for slow models. ``min_iters == max_iters`` with ``min_seconds == 0`` is the paper's
+    fixed count (100 runs).
+    """
+
+    min_iters: int = 5
+    min_seconds: float = 3.0
+    max_iters: int = 100
+
+    def __post_init__(self) -> None:
+        if self.min_iters < 1:
+            raise ValueError(f"minimum iterations must be >= 1, got {self.min_iters}")
+        if self.max_iters < self.min_iters:
+            raise ValueError(
+                f"maximum iterations ({self.max_iters}) is below the minimum ({self.min_iters})"
+            )
+        if self.min_seconds < 0:
+            raise ValueError(f"minimum seconds must be >= 0, got {self.min_seconds}")
+
+    def done(self, n: int, elapsed_s: float) -> bool:
+        return n >= self.max_iters or (n >= self.min_iters and elapsed_s >= self.min_seconds)
+
+
+@dataclass
+class TimingResult:
+    """Raw samples (ms) and the wall time of the timed loop (s)."""
+
+    samples_ms: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def warm_up(step: Step, timer: Timer, iters: int,
+            on_iter: Callable[[int], None] | None = None) -> None:
+    """Run ``iters`` untimed steps (allocator growth, cuDNN autotuning, lazy init), then sync."""
+    for i in range(iters):
+        step()
+        if on_iter is not None:
+            on_iter(i + 1)
+    timer.synchronize()
+
+
+def run_timed(step: Step, timer: Timer, rule: StopRule,
+              on_iter: Callable[[int], None] | None = None) -> TimingResult:
+    """The timed loop: one sample per step until ``rule`` says stop.
+
+    ``on_iter(n)`` is called between samples (outside each sample) for progress reporting; keep
+    it cheap, its cost is part of the wall time but not of the samples.
+    """
+    samples: list[float] = []
+    append = samples.append
+    clock = time.perf_counter
+    t0 = clock()
+    n = 0
+    while True:
+        append(timer.time_step(step) * 1e3)
+        n += 1
+        if on_iter is not None:
+            on_iter(n)
+        if rule.done(n, clock() - t0):
+            break
+    return TimingResult(samples_ms=samples, wall_s=clock() - t0)

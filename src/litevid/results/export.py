@@ -1,0 +1,68 @@
+"""CSV / JSON export of the results store, written atomically (temporary file + rename).
+
+Each exported row carries the relative latency of its comparison group (``relative_latency``;
+empty for failed rows and for older duplicates that do not enter the ranking). Raw samples and
+other structured columns are JSON text in CSV and nested values in JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from .query import relative_latency
+from .store import COLUMN_NAMES, JSON_COLUMNS, SCHEMA_VERSION
+
+__all__ = ["FORMATS", "atomic_write", "export_rows", "with_relative"]
+
+FORMATS = ("csv", "json")
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``, so a
+    reader never sees a half-written file and an existing file survives a failed write."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: directory {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def with_relative(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with a ``relative_latency`` field (median-based, see ``query``)."""
+    rel = {e["uid"]: e["relative"] for e in relative_latency(rows)}
+    return [{**r, "relative_latency": rel.get(r.get("uid"))} for r in rows]
+
+
+def export_rows(rows: Iterable[dict[str, Any]], path: str | Path, fmt: str) -> int:
+    """Write decoded store rows to ``path`` as ``csv`` or ``json``; returns the row count."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    rows = with_relative(list(rows))
+    if fmt == "json":
+        doc = {"schema_version": SCHEMA_VERSION, "rows": rows}
+        atomic_write(path, json.dumps(doc, indent=1, default=str) + "\n")
+        return len(rows)
+    import io
+
+    buf = io.StringIO()
+    fields = [*COLUMN_NAMES[:COLUMN_NAMES.index("status") + 1], "relative_latency",
+              *COLUMN_NAMES[COLUMN_NAMES.index("status") + 1:]]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (json.dumps(r[k]) if k in JSON_COLUMNS and r.get(k) is not None
+                             else r.get(k)) for k in fields})
+    atomic_write(path, buf.getvalue())
+    return len(rows)

@@ -1,0 +1,71 @@
+"""Rich tables of result rows, shared by ``litevid bench`` and ``litevid results show``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .query import relative_latency
+
+__all__ = ["fmt_bytes", "measurement_table", "mem_label", "wide_console"]
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, div in (("GB", 1e9), ("MB", 1e6)):
+        if n >= div:
+            return f"{n / div:.2f} {unit}" if unit == "GB" else f"{n / div:.0f} {unit}"
+    return f"{n / 1e3:.0f} kB"
+
+
+def mem_label(row: dict[str, Any]) -> str:
+    """Short tag for the kind of the memory number (details in the row's ``mem_kind``)."""
+    kind = row.get("mem_kind") or ""
+    if kind.startswith("cuda"):
+        return "reserved"
+    if kind.startswith("cpu"):
+        return "RSS"
+    return kind.split(":")[0] if kind else ""
+
+
+def _num(v: float | None, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def wide_console(**kwargs: Any):
+    """A rich Console that does not squash tables to 80 columns when output is not a terminal."""
+    from rich.console import Console
+
+    console = Console(**kwargs)
+    if not console.is_terminal:
+        console = Console(width=150, **kwargs)
+    return console
+
+
+def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str | None = None):
+    """A table with one line per row: model, mode, batch, median, p90, CV, relative latency
+    (within this set of rows, per device and settings), peak memory, GFLOPs, TFLOP/s, status."""
+    from rich.table import Table
+
+    rows = list(rows)
+    rel = {e["uid"]: e["relative"] for e in relative_latency(rows)}
+    table = Table(title=title, caption=caption)
+    for col in ("model", "mode", "batch", "median ms", "p90 ms", "CV", "relative", "peak mem",
+                "GFLOPs", "TFLOP/s", "status"):
+        table.add_column(col, justify="left" if col in ("model", "mode", "status") else "right")
+    for r in rows:
+        batch = str(r.get("batch"))
+        if r.get("requested_batch") not in (None, r.get("batch")):
+            batch += f" (fit; asked {r['requested_batch']})"
+        cv = r.get("cv")
+        cv_txt = "-" if cv is None else f"{cv * 100:.1f}%" + (" !" if cv > 0.10 else "")
+        mem = fmt_bytes(r.get("peak_mem_bytes"))
+        if r.get("peak_mem_bytes") is not None:
+            mem += f" {mem_label(r)}"
+        rel_v = rel.get(r.get("uid"))
+        table.add_row(r["model"], r["mode"], batch, _num(r.get("median_ms"), ".1f"),
+                      _num(r.get("p90_ms"), ".1f"), cv_txt,
+                      "-" if rel_v is None else f"{rel_v:.2f}", mem,
+                      _num(r.get("gflops"), ".1f"), _num(r.get("tflops"), ".3f"),
+                      r.get("status") or "")
+    return table

@@ -1,0 +1,236 @@
+"""Tests of the results store (``litevid.results``): round trip, schema versioning, merge,
+concurrent writers, relative-latency arithmetic, export and the ``litevid results`` CLI."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import litevid.results as results_pkg
+from litevid.cli import main
+from litevid.results import ResultStore, cross_device_average, latest_ok, relative_latency
+from litevid.results.export import export_rows
+from litevid.results.store import SCHEMA_VERSION
+
+
+def _row(model="m1", mode="single", device="GPU-A", median=10.0, **kw):
+    row = dict(model=model, mode=mode, batch=1, requested_batch=1, frames=16, size=224,
+               input_shape="3x16x224x224", precision="amp-fp16", channels_last=0, compile=0,
+               device_type="cuda", device_name=device, hostname="h", torch_version="2.13.0",
+               status="ok", n=3, median_ms=median, mean_ms=median * 1.1, p90_ms=median * 1.2,
+               created_at="2025-01-01T00:00:00+00:00", samples_ms=[median] * 3,
+               mem_detail={"peak_allocated_bytes": 123}, settings={"warmup": 10},
+               env={"python_version": "3.12"}, peak_mem_bytes=2**30, mem_kind="cuda: peak reserved")
+    row.update(kw)
+    return row
+
+
+# ---- store --------------------------------------------------------------------------------------
+
+def test_store_round_trip_and_schema(tmp_path):
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        assert store.insert(_row())
+        assert store.insert(_row(model="m2", status="error: RuntimeError: boom", median_ms=None))
+        (a, b) = list(store.rows())
+        assert store.count() == 2 and store.schema_version() == SCHEMA_VERSION
+    assert a["samples_ms"] == [10.0] * 3 and a["mem_detail"] == {"peak_allocated_bytes": 123}
+    assert a["settings"] == {"warmup": 10} and a["median_ms"] == 10.0 and len(a["uid"]) == 32
+    assert b["status"] == "error: RuntimeError: boom" and b["median_ms"] is None
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+    with ResultStore(db, readonly=True) as ro:
+        assert [r["model"] for r in ro.rows(mode="single")] == ["m1", "m2"]
+        with pytest.raises(ValueError):
+            list(ro.rows(nonsense=1))
+    with ResultStore(db) as store, pytest.raises(ValueError, match="unknown result column"):
+        store.insert({**_row(), "typo_ms": 1.0})
+
+
+def test_store_refuses_newer_schema_and_foreign_files(tmp_path):
+    db = tmp_path / "new.db"
+    ResultStore(db).close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="newer"):
+        ResultStore(db)
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="not a litevid results database"):
+        ResultStore(other)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ValueError):
+        ResultStore(junk)
+    with pytest.raises(FileNotFoundError):
+        ResultStore(tmp_path / "absent.db", readonly=True)
+
+
+def test_merge_adds_new_rows_once(tmp_path):
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    with ResultStore(a) as sa:
+        sa.insert(_row(device="GPU-A"))
+    with ResultStore(b) as sb:
+        sb.insert(_row(device="GPU-B", median=5.0))
+        sb.insert(_row(model="m2", device="GPU-B", median=7.5))
+    with ResultStore(a) as sa:
+        assert sa.merge(b) == (2, 0)
+        assert sa.merge(b) == (0, 2)  # same uids: nothing duplicated
+        rows = list(sa.rows())
+        with pytest.raises(ValueError):
+            sa.merge(a)
+    assert [(r["device_name"], r["model"]) for r in rows] == [
+        ("GPU-A", "m1"), ("GPU-B", "m1"), ("GPU-B", "m2")]
+    assert rows[2]["samples_ms"] == [7.5] * 3  # raw samples travel with the row
+
+
+WRITER = textwrap.dedent('''
+    import os, sys, time
+    from litevid.results.store import ResultStore
+    db, tag, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    with ResultStore(db) as store:
+        print("ready", flush=True)
+        while not os.path.exists(go):
+            time.sleep(0.002)
+        for i in range(n):
+            store.insert(dict(model=f"{tag}-{i}", mode="single", status="ok",
+                              created_at="2025-01-01T00:00:00+00:00", samples_ms=[1.0, 2.0]))
+            time.sleep(0.001)  # keep both writers busy over the same period
+''')
+
+
+def test_two_processes_write_concurrently_without_losing_rows(tmp_path):
+    db, go = tmp_path / "c.db", tmp_path / "go"
+    ResultStore(db).close()
+    n = 200
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), tag, str(n), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for tag in ("a", "b")]
+    for p in procs:  # both imported and waiting: start them together
+        assert p.stdout.readline().strip() == "ready"
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with ResultStore(db, readonly=True) as store:
+        models = [r["model"] for r in store.rows()]
+    assert len(models) == 2 * n
+    assert set(models) == {f"{t}-{i}" for t in "ab" for i in range(n)}
+    first_b = models.index("b-0")
+    assert any(m.startswith("a-") for m in models[first_b:])  # they really interleaved
+
+
+# ---- relative latency ---------------------------------------------------------------------------
+
+def test_relative_latency_arithmetic():
+    rows = [
+        _row("m1", device="A", median=10.0), _row("m2", device="A", median=20.0),
+        _row("m3", device="A", median=35.0),
+        _row("m1", device="B", median=8.0), _row("m2", device="B", median=4.0),
+        _row("m3", device="A", median=1.0, status="oom"),  # failures never rank
+        _row("m1", device="A", median=99.0, batch=32),  # other batch: its own group
+    ]
+    rel = relative_latency(rows)
+    got = {(e["device_name"], e["model"], e["batch"]): e["relative"] for e in rel}
+    assert got == {("A", "m1", 1): 1.0, ("A", "m2", 1): 2.0, ("A", "m3", 1): 3.5,
+                   ("B", "m2", 1): 1.0, ("B", "m1", 1): 2.0, ("A", "m1", 32): 1.0}
+    avg = {(e["model"], e["batch"]): (e["relative"], e["n_devices"])
+           for e in cross_device_average(rel)}
+    assert avg[("m1", 1)] == (pytest.approx(1.5), 2)
+    assert avg[("m2", 1)] == (pytest.approx(1.5), 2)
+    assert avg[("m3", 1)] == (pytest.approx(3.5), 1)
+    by_mean = {e["model"]: e["relative"] for e in relative_latency(rows[:3], metric="mean_ms")}
+    assert by_mean["m3"] == pytest.approx(3.5)
+    with pytest.raises(ValueError):
+        relative_latency(rows, metric="fastest")
+
+
+def test_newest_measurement_wins():
+    old = _row("m1", median=50.0, created_at="2025-01-01T00:00:00+00:00")
+    new = _row("m1", median=10.0, created_at="2025-02-01T00:00:00+00:00")
+    other = _row("m2", median=20.0)
+    assert [r["median_ms"] for r in latest_ok([new, old, other])] == [10.0, 20.0]
+    rel = {e["model"]: e["relative"] for e in relative_latency([old, new, other])}
+    assert rel == {"m1": 1.0, "m2": 2.0}
+
+
+# ---- export -------------------------------------------------------------------------------------
+
+def test_export_csv_and_json(tmp_path):
+    rows = [_row("m1", median=10.0, uid="u1"), _row("m2", median=25.0, uid="u2"),
+            _row("m3", status="oom", median_ms=None, uid="u3")]
+    out = tmp_path / "r.csv"
+    out.write_text("old content")
+    assert export_rows(rows, out, "csv") == 3
+    with open(out, newline="") as f:
+        got = list(csv.DictReader(f))
+    assert [g["model"] for g in got] == ["m1", "m2", "m3"]
+    assert [g["relative_latency"] for g in got] == ["1.0", "2.5", ""]
+    assert json.loads(got[0]["samples_ms"]) == [10.0] * 3
+    js = tmp_path / "r.json"
+    export_rows(rows, js, "json")
+    doc = json.loads(js.read_text())
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert doc["rows"][1]["relative_latency"] == 2.5 and doc["rows"][1]["samples_ms"] == [25.0] * 3
+    assert not list(tmp_path.glob(".*.tmp"))  # temporary files renamed away
+    with pytest.raises(FileNotFoundError):
+        export_rows(rows, tmp_path / "no" / "x.csv", "csv")
+    with pytest.raises(ValueError):
+        export_rows(rows, tmp_path / "x.xml", "xml")
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+
+def test_results_cli_show_export_merge(tmp_path, capsys):
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    with ResultStore(a) as s:
+        s.insert(_row("m1", device="GPU-A", median=10.0))
+        s.insert(_row("m2", device="GPU-A", median=30.0))
+    with ResultStore(b) as s:
+        s.insert(_row("m1", device="GPU-B", median=10.0))
+        s.insert(_row("m2", device="GPU-B", median=10.0))
+    assert main(["results", "merge", str(b), "--db", str(a)]) == 0
+    assert "2 row(s) added" in capsys.readouterr().out
+    assert main(["results", "show", "--db", str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "GPU-A" in out and "GPU-B" in out and "3.00" in out
+    assert "averaged over devices" in out and "2.00" in out  # m2: (3.0 + 1.0) / 2
+    out_csv = tmp_path / "all.csv"
+    assert main(["results", "export", "--db", str(a), "--format", "csv", "--out",
+                 str(out_csv), "--mode", "single"]) == 0
+    assert len(out_csv.read_text().strip().splitlines()) == 5
+    assert main(["results", "show", "--db", str(tmp_path / "nope.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nope.db" in err
+
+
+def test_results_package_does_not_import_torch():
+    """Reports read the store anywhere: no module of litevid.results may import torch."""
+    folder = Path(results_pkg.__file__).parent
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+                assert node.level == 0 or not (node.module or "").startswith(("bench", "models")), \
+                    f"{path.name} imports litevid.{node.module}"
+            assert not any(n.split(".")[0] in ("torch", "numpy") for n in names), \
+                f"{path.name} imports {names}"
