@@ -2,11 +2,13 @@
 
 from .attention import Attention, merge_heads, sdpa, split_heads
 from .block import Block
+from .conv_norm_act import ConvNormAct
 from .drop_path import DropPath, drop_path
 from .frames import fold_frames, unfold_frames
 from .mlp import Mlp
 from .patch_embed import PatchEmbed, TubeletEmbed
 from .pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
+from .squeeze_excite import SqueezeExcite
 from .temporal_shift import TemporalShift, temporal_shift
 from .temporal_transformer import TemporalTransformer
 from .weight_init import init_transformer_weights
@@ -14,9 +16,11 @@ from .weight_init import init_transformer_weights
 __all__ = [
     "Attention",
     "Block",
+    "ConvNormAct",
     "DropPath",
     "Mlp",
     "PatchEmbed",
+    "SqueezeExcite",
     "TemporalShift",
     "TemporalTransformer",
     "TubeletEmbed",

@@ -7,8 +7,8 @@ from ._weights import LoadReport
 # Family files, in the order of the study's Table 1 (each import fills the registry).
 from . import resnet_family  # noqa: F401,E402  TSM-R50, NL-R50, TEA-R50
 from . import i3d_bert  # noqa: F401,E402  I3D-BERT
-from . import vtn  # noqa: F401,E402  VTN-R50, VTN-EFF (composites)
 from . import efficientnet  # noqa: F401,E402  EfficientNet-B0 trunk (no registered variant)
+from . import vtn  # noqa: F401,E402  VTN-R50, VTN-EFF (composites)
 from . import timesformer  # noqa: F401,E402  TimeSformer
 from . import vivit  # noqa: F401,E402  ViViT-FE
 from . import video_swin  # noqa: F401,E402  Swin-T

@@ -19,6 +19,7 @@ from ..layers import TemporalTransformer, fold_frames, unfold_frames
 from ._base import VideoModel
 from ._registry import ModelSpec, register_model
 from ._weights import drop_keys
+from .efficientnet import EfficientNetB0, efficientnet_b0_checkpoint_filter
 from .resnet import resnet50_trunk
 
 __all__ = ["VTN"]
@@ -87,3 +88,15 @@ class VTN(VideoModel):
 ))
 def vtn_r50(*, num_classes: int = 400, frames: int = 16, size: int = 224, **kwargs) -> VTN:
     return VTN(resnet50_trunk(), num_classes, max_frames=max(64, frames), **kwargs)
+
+
+@register_model(ModelSpec(
+    name="vtn_eff", paper_name="VTN-EFF", category="composite", family="vtn", paper_params_m=6.8,
+    pretrained="ImageNet-1K EfficientNet-B0 (torchvision `efficientnet_b0` IMAGENET1K_V1 or timm "
+               "`efficientnet_b0` keys, classifier dropped) under `backbone.`, per frame; "
+               "temporal transformer new",
+))
+def vtn_eff(*, num_classes: int = 400, frames: int = 16, size: int = 224,
+            drop_path_rate: float = 0.2, **kwargs) -> VTN:
+    return VTN(EfficientNetB0(drop_path_rate), num_classes, max_frames=max(64, frames),
+               backbone_filter=efficientnet_b0_checkpoint_filter, **kwargs)
