@@ -11,7 +11,7 @@ from .pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from .squeeze_excite import SqueezeExcite
 from .temporal_shift import TemporalShift, temporal_shift
 from .temporal_transformer import TemporalTransformer
-from .weight_init import init_transformer_weights
+from .weight_init import init_cnn_weights, init_transformer_weights
 
 __all__ = [
     "Attention",
@@ -26,6 +26,7 @@ __all__ = [
     "TubeletEmbed",
     "drop_path",
     "fold_frames",
+    "init_cnn_weights",
     "init_transformer_weights",
     "unfold_frames",
     "merge_heads",

@@ -1,10 +1,10 @@
-"""The transformer initialisation shared by the attention-only models (ViT/DeiT, Swin, MViT)."""
+"""Weight initialisations shared by several families: transformers (ViT/DeiT, Swin, MViT) and CNNs."""
 
 from __future__ import annotations
 
 import torch.nn as nn
 
-__all__ = ["init_transformer_weights"]
+__all__ = ["init_cnn_weights", "init_transformer_weights"]
 
 
 def init_transformer_weights(module: nn.Module, std: float = 0.02) -> None:
@@ -21,3 +21,18 @@ def init_transformer_weights(module: nn.Module, std: float = 0.02) -> None:
         if module.weight is not None:
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+
+def init_cnn_weights(module: nn.Module) -> None:
+    """He (fan-out) init for 2D/3D convolutions, zero biases, BatchNorm to identity.
+
+    Apply with ``model.apply(init_cnn_weights)`` (torchvision's ResNet/EfficientNet convention).
+    1D convolutions are left alone: TEA's temporal shift convs carry a structured init.
+    """
+    if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm3d)):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

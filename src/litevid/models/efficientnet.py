@@ -20,6 +20,7 @@ import torch.nn as nn
 from ..layers.conv_norm_act import ConvNormAct
 from ..layers.drop_path import DropPath
 from ..layers.squeeze_excite import SqueezeExcite
+from ..layers.weight_init import init_cnn_weights
 
 __all__ = ["EfficientNetB0", "MBConv", "efficientnet_b0_checkpoint_filter"]
 
@@ -92,17 +93,7 @@ class EfficientNetB0(nn.Module):
             features.append(nn.Sequential(*stage))
         features.append(ConvNormAct(B0_STAGES[-1][4], self.num_features, 1, act_layer=nn.SiLU))
         self.features = nn.Sequential(*features)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_cnn_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (N, 1280, h, w)

@@ -32,6 +32,7 @@ import torch.nn as nn
 
 from ..layers.conv_norm_act import ConvNormAct
 from ..layers.squeeze_excite import SqueezeExcite
+from ..layers.weight_init import init_cnn_weights
 from ._base import VideoModel
 from ._registry import ModelSpec, register_model
 
@@ -186,15 +187,9 @@ class MoViNet(VideoModel):
         self._init_weights()
 
     def _init_weights(self) -> None:
+        self.apply(init_cnn_weights)
         for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
+            if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 

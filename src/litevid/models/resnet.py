@@ -23,6 +23,8 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from ..layers.weight_init import init_cnn_weights
+
 __all__ = ["Bottleneck", "Bottle2neck", "ResNet", "resnet50_trunk", "res2net50_trunk"]
 
 RESNET50_LAYERS = (3, 4, 6, 3)
@@ -199,15 +201,8 @@ class ResNet(nn.Module):
 
     def _init_weights(self) -> None:
         # Extra blocks own their initialisation (NL zero-inits its output BN).
-        extra = {id(m) for m in self.extra_blocks.modules()}
-        for m in self.modules():
-            if id(m) in extra:
-                continue
-            if isinstance(m, (nn.Conv2d, nn.Conv3d)):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        for part in (self.conv1, self.bn1, *(getattr(self, n) for n in self.stage_names)):
+            part.apply(init_cnn_weights)
 
     def forward(self, x: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
         # 2D: (B*T, 3, H, W) -> (B*T, 2048, H/32, W/32); 3D: (B, 3, T, H, W) -> (B, 2048, t, H/32, W/32)

@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from ..layers.conv_norm_act import ConvNormAct
 from ..layers.squeeze_excite import SqueezeExcite
+from ..layers.weight_init import init_cnn_weights
 from ._base import VideoModel
 from ._registry import ModelSpec, register_model
 
@@ -124,14 +125,7 @@ class X3D(VideoModel):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_cnn_weights)
         # Zero-init the last BN of each residual branch (SlowFast "ZERO_INIT_FINAL_BN").
         for m in self.modules():
             if isinstance(m, X3DBlock):
