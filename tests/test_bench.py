@@ -214,7 +214,7 @@ def test_real_timer_measures_sleep():
 def test_config_defaults_per_device():
     cpu = BenchConfig().resolved("cpu")
     assert (cpu.modes, cpu.precision, cpu.warmup, cpu.iters, cpu.min_seconds, cpu.max_iters) == \
-        ("single", "fp32", 2, 5, 3.0, 100)
+        ("single", "fp32", 2, 10, 10.0, 100)
     gpu = BenchConfig().resolved("cuda")  # the study's protocol
     assert gpu.mode_list() == ["train", "batch", "single"]
     assert (gpu.precision, gpu.warmup, gpu.iters, gpu.max_iters, gpu.min_seconds) == \
