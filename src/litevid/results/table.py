@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .query import relative_latency
 
-__all__ = ["fmt_bytes", "measurement_table", "mem_label", "wide_console"]
+__all__ = ["fmt_bytes", "measurement_table", "mem_label", "settings_label", "wide_console"]
 
 
 def fmt_bytes(n: int | None) -> str:
@@ -42,6 +42,17 @@ def wide_console(**kwargs: Any):
     return console
 
 
+def settings_label(row: dict[str, Any]) -> str:
+    """Input and options that set a row apart: ``16x224 fp32``, ``+cl`` (channels-last),
+    ``+compile``. Rows are only ranked against rows with the same settings."""
+    label = f"{row.get('frames')}x{row.get('size')} {row.get('precision')}"
+    if row.get("channels_last"):
+        label += " +cl"
+    if row.get("compile"):
+        label += " +compile"
+    return label
+
+
 def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str | None = None):
     """A table with one line per row: model, mode, batch, median, p90, CV, relative latency
     (within this set of rows, per device and settings), peak memory, GFLOPs, TFLOP/s, status."""
@@ -50,9 +61,10 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
     rows = list(rows)
     rel = {e["uid"]: e["relative"] for e in relative_latency(rows)}
     table = Table(title=title, caption=caption)
-    for col in ("model", "mode", "batch", "median ms", "p90 ms", "CV", "relative", "peak mem",
+    for col in ("model", "mode", "settings", "batch", "median ms", "p90 ms", "CV", "relative", "peak mem",
                 "GFLOPs", "TFLOP/s", "status"):
-        table.add_column(col, justify="left" if col in ("model", "mode", "status") else "right")
+        table.add_column(col, justify="left" if col in ("model", "mode", "settings", "status")
+                         else "right")
     for r in rows:
         batch = str(r.get("batch"))
         if r.get("requested_batch") not in (None, r.get("batch")):
@@ -63,7 +75,7 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
         if r.get("peak_mem_bytes") is not None:
             mem += f" {mem_label(r)}"
         rel_v = rel.get(r.get("uid"))
-        table.add_row(r["model"], r["mode"], batch, _num(r.get("median_ms"), ".1f"),
+        table.add_row(r["model"], r["mode"], settings_label(r), batch, _num(r.get("median_ms"), ".1f"),
                       _num(r.get("p90_ms"), ".1f"), cv_txt,
                       "-" if rel_v is None else f"{rel_v:.2f}", mem,
                       _num(r.get("gflops"), ".1f"), _num(r.get("tflops"), ".3f"),
