@@ -1,0 +1,228 @@
+"""``litevid data``: check annotation files and datasets, and measure loader throughput.
+
+Registered by ``litevid.cli`` through ``add_parser(subparsers)``. Bad input raises
+``ValueError``/``FileNotFoundError``, which the top-level command prints as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "check_clip", "run_check", "write_json"]
+
+_CHECK_HELP = """\
+Report annotation statistics: clips, classes (EK100: verbs, nouns, actions), clips per class,
+mean +- std clip duration where the annotation allows it. With --root, also open every clip and
+list each missing, undecodable or too-short one with its reason (exit status 1 if any).
+
+What --annotations and --labels mean per format:
+  k400   official CSV (label,youtube_id,time_start,time_end,split[,is_cc]);
+         --labels: label map, one class a line (fixes class ids; default: sorted CSV labels).
+         Videos: {youtube_id}_{time_start:06d}_{time_end:06d}.mp4 under --root (--template).
+  ssv2   official JSON list (needs the labels JSON), or the frame-folder list
+         'video_id start end class_id'; --labels: something-something-v2-labels.json
+         (default: found beside the annotations). List durations use --fps (default 12).
+  ek100  official CSV (15 columns) or the list 'P01/rgb_frames/P01_01 start end verb noun';
+         --labels: folder with EPIC_100_{verb,noun}_classes.csv or the verb CSV (default:
+         beside the annotations). Reports verb, noun and action (distinct verb-noun pairs).
+         List durations use --video-info EPIC_100_video_info.csv (default: found beside).
+  list   'path start_frame end_frame label [label ...]'; --label-names verb,noun names the
+         label columns (the distinct combinations are reported as 'verb+noun');
+         --labels: class names of the first column, one a line; --fps gives durations.
+
+Examples (Table 3 of the study):
+  litevid data check --format ek100 --annotations EPIC_100_train_list.txt
+  litevid data check --format ssv2 --annotations something-something-v2-validation.json
+  litevid data check --format k400 --annotations kinetics-400_val.csv --labels label_map_k400.txt
+"""
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write JSON through a temporary file and a rename: a crash never leaves half a file."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise FileNotFoundError(f"{path.parent}: output folder not found")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_clip(record: Any, root: str | None, min_frames: int = 1) -> str | None:
+    """``None`` if the clip exists, decodes (first and last frame) and has ``min_frames``;
+    otherwise the reason, naming the file."""
+    from .datasets import resolve_clip_range
+    from .decode import read_video_frames
+
+    path = record.path if root is None or os.path.isabs(record.path) else os.path.join(root, record.path)
+    try:
+        start, end = resolve_clip_range(record, path)
+        if end - start + 1 < min_frames:
+            return f"{path}: only {end - start + 1} frames, need at least {min_frames}"
+        read_video_frames(path, [start, end])
+    except (ValueError, OSError) as exc:
+        return str(exc) or f"{path}: {type(exc).__name__}"
+    return None
+
+
+def _check_chunk(args: tuple[list[Any], str | None, int]) -> list[str | None]:
+    records, root, min_frames = args
+    return [check_clip(r, root, min_frames) for r in records]
+
+
+def run_check(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Statistics of the annotation file and, with ``--root``, the list of bad clips."""
+    from .annotations import annotation_stats, read_annotations
+
+    label_names = tuple(n.strip() for n in args.label_names.split(",")) if args.label_names else None
+    if label_names and (args.format != "list" or not all(label_names)):
+        raise ValueError("--label-names applies to --format list, as comma-separated names")
+    ann = read_annotations(args.format, args.annotations, labels=args.labels,
+                           label_names=label_names, fps=args.fps, video_info=args.video_info,
+                           filename_template=args.template)
+    stats = annotation_stats(ann)
+    bad: list[dict[str, Any]] = []
+    if args.root is None:
+        return stats, bad
+    root = os.fspath(args.root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: --root folder not found")
+    records = ann.records[: args.limit] if args.limit else ann.records
+    chunk = 64
+    chunks = [(records[i:i + chunk], root, args.min_frames) for i in range(0, len(records), chunk)]
+    from rich.progress import Progress
+
+    results: list[str | None] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("checking clips", total=len(records))
+        if args.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.workers) as pool:
+                for part in pool.map(_check_chunk, chunks):
+                    results.extend(part)
+                    progress.advance(task, len(part))
+        else:
+            for c in chunks:
+                part = _check_chunk(c)
+                results.extend(part)
+                progress.advance(task, len(part))
+    for i, (record, reason) in enumerate(zip(records, results)):
+        if reason is not None:
+            bad.append({"index": i, "path": record.path, "reason": reason})
+    stats["checked"] = {"root": root, "clips": len(records), "bad": len(bad),
+                        "min_frames": args.min_frames}
+    return stats, bad
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    stats, bad = run_check(args)
+    if args.json:
+        write_json(args.json, {**stats, "bad_clips": bad})
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    dur = stats["duration_s"]
+    dur_text = f"{dur['mean']:.1f} +- {dur['std']:.1f} s (n={dur['n']:,})" if dur else "n/a"
+    console.print(f"[bold]{stats['annotations']}[/] ({stats['format']}): "
+                  f"{stats['clips']:,} clips, duration {dur_text}")
+    table = Table()
+    for col in ("head", "classes present", "classes defined", "clips/class min", "median", "max"):
+        table.add_column(col, justify="left" if col == "head" else "right")
+    for head, h in stats["heads"].items():
+        cpc = h["clips_per_class"]
+        table.add_row(head, f"{h['classes_present']:,}", f"{h['classes_defined']:,}",
+                      f"{cpc['min']:,}", f"{cpc['median']:,.0f}", f"{cpc['max']:,}")
+    console.print(table)
+    for head, h in stats["heads"].items():
+        if h.get("unmapped_clips"):
+            console.print(f"{head}: {h['unmapped_clips']:,} clips with a pair unseen in training (-1)")
+    if "checked" in stats:
+        c = stats["checked"]
+        console.print(f"checked {c['clips']:,} clips under {c['root']}: {c['bad']:,} bad")
+        for b in bad[: args.show_bad]:
+            console.print(f"  bad clip {b['index']}: {b['reason']}", markup=False, highlight=False)
+        if len(bad) > args.show_bad:
+            console.print(f"  ... {len(bad) - args.show_bad:,} more (all in --json)")
+    return 1 if bad else 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_loader
+
+    result = bench_loader(args.video, frames=args.frames, size=args.size,
+                          short_side=args.short_side, clips=args.clips, warmup=args.warmup,
+                          train=not args.eval, augment=args.augment, dataset=args.dataset,
+                          seed=args.seed)
+    if args.json:
+        write_json(args.json, result)
+    st = result["stages_ms"]
+    shape = "x".join(str(s) for s in result["clip_shape"])
+    per_cpu = result["clips_per_cpu_s"]
+    print(f"{len(result['videos'])} video(s), {result['clips']} {'train' if result['train'] else 'eval'} "
+          f"clips -> {shape} {result['clip_dtype']}, augment={result['augment']}, 1 thread")
+    cpu_text = f", {per_cpu:.1f} clips per CPU-second (per core)" if per_cpu else ""
+    print(f"  {result['clips_per_s']:.1f} clips/s wall{cpu_text}")
+    print(f"  ms/clip: info {st['info']:.1f}, sample {st['sample']:.2f}, decode {st['decode']:.1f}, "
+          f"transform {st['transform']:.1f} (mean {result['ms_per_clip']['mean']:.1f}, "
+          f"median {result['ms_per_clip']['median']:.1f})")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``litevid data`` with ``check`` and ``bench``."""
+    p = subparsers.add_parser("data", help="check datasets and annotation files, loader throughput",
+                              description="Video data tools: annotation statistics and clip "
+                                          "checks, data-loader throughput.")
+    sub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    p.set_defaults(func=lambda a: p.print_help() or 0)
+
+    c = sub.add_parser("check", help="annotation statistics; with --root, verify every clip",
+                       description=_CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--format", required=True, choices=("k400", "ssv2", "ek100", "list"))
+    c.add_argument("--annotations", required=True, type=Path, help="annotation file of one split")
+    c.add_argument("--labels", type=Path, help="class file of the format (see above)")
+    c.add_argument("--label-names", help="list format: comma-separated label column names")
+    c.add_argument("--fps", type=float, help="frame rate for list durations (ssv2 default 12)")
+    c.add_argument("--video-info", type=Path, help="ek100 list: EPIC_100_video_info.csv")
+    c.add_argument("--template", help="file/folder naming, e.g. '{label}/{youtube_id}.mp4' (k400)")
+    c.add_argument("--root", type=Path, help="dataset folder: verify each clip exists and decodes")
+    c.add_argument("--min-frames", type=int, default=1,
+                   help="with --root: clips with fewer frames are bad (default 1; TSN repeats "
+                        "frames of short clips)")
+    c.add_argument("--limit", type=int, help="with --root: check only the first N clips")
+    c.add_argument("--workers", type=int, default=1, help="with --root: processes (default 1)")
+    c.add_argument("--show-bad", type=int, default=20, help="bad clips to print (default 20)")
+    c.add_argument("--json", metavar="OUT", type=Path, help="also write the report as JSON")
+    c.set_defaults(func=_cmd_check)
+
+    b = sub.add_parser("bench", help="decode + sample + augment clips/s of one loader worker",
+                       description="Measure what one DataLoader worker delivers on one core: frame "
+                                   "count, TSN sampling, sparse decoding with resize on uint8, "
+                                   "crop/flip/normalise (kornia augmentation too with --augment "
+                                   "worker). Torch and the decoder use one thread.")
+    b.add_argument("--video", required=True, nargs="+", type=Path,
+                   help="video files or frame folders (e.g. ../shared/data/videos/demo.mp4)")
+    b.add_argument("--frames", type=int, default=16)
+    b.add_argument("--size", type=int, default=224)
+    b.add_argument("--short-side", type=int, help="resize before crop (default size*8/7)")
+    b.add_argument("--clips", type=int, default=100, help="timed clips (default 100)")
+    b.add_argument("--warmup", type=int, default=5)
+    b.add_argument("--eval", action="store_true", help="segment centres + centre crop")
+    b.add_argument("--augment", choices=("batch", "worker", "off"), default="batch",
+                   help="batch: worker returns uint8 clips, kornia runs per batch on the device "
+                        "(default); worker: kornia per clip on this CPU; off: crop/flip/normalise")
+    b.add_argument("--dataset", default="k400", help="augmentation defaults of this dataset")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", metavar="OUT", type=Path, help="also write the result as JSON")
+    b.set_defaults(func=_cmd_bench)

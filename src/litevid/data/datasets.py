@@ -1,0 +1,233 @@
+"""Datasets for ``torch.utils.data.DataLoader``: annotations + decoding + sampling + transforms.
+
+``build_dataset(name, split, ...)`` is the one entry point; it returns a map-style dataset whose
+items are ``(clip, target)``: ``clip`` is ``(C, T, H, W)`` (normalised float32, or uint8 with
+``augment="batch"``, where ``dataset.batch_transform`` finishes the batch on the device), and
+``target`` is an int, or a dict ``{"verb", "noun", "action"}`` for EK100.
+
+Long runs must not die on one bad file: a missing, unreadable or too-short clip is logged (once
+per file, logger ``litevid.data``), counted in ``dataset.skipped`` (shared by all loader workers)
+and replaced by the next clip. ``on_error="raise"`` makes it fail instead, with the one-line error
+that names the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .annotations import Annotations, ClipRecord, ek100_action_map, read_annotations
+from .decode import read_video_frames, video_info
+from .sampling import sample_indices
+from .synthetic import SyntheticVideoDataset
+from .transforms import AugmentConfig, ClipTransform, VideoAugment, default_augment
+
+__all__ = ["DATASETS", "VideoClipDataset", "build_dataset", "resolve_clip_range"]
+
+DATASETS = ("k400", "ssv2", "ek100", "list", "synthetic")
+AUGMENT_MODES = ("worker", "batch", "off")
+_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+log = logging.getLogger("litevid.data")
+
+
+def resolve_clip_range(record: ClipRecord, path: str) -> tuple[int, int]:
+    """First and last frame (inclusive) of a record, opening the file only when the annotation
+    leaves the range open (whole trimmed videos, as in K400 and SSV2)."""
+    if record.start_frame is not None and record.end_frame is not None:
+        return record.start_frame, record.end_frame
+    info = video_info(path)
+    if info.frames < 1:
+        raise ValueError(f"{path}: no frames")
+    start = record.start_frame if record.start_frame is not None else info.first_index
+    end = record.end_frame if record.end_frame is not None else info.first_index + info.frames - 1
+    return start, end
+
+
+class VideoClipDataset(Dataset):
+    """Clips of one annotation file, decoded and sampled on demand.
+
+    Args:
+        annotations: records and class names (``read_annotations``).
+        root: folder the record paths are relative to.
+        frames: frames per clip T.
+        transform: uint8 frames -> clip; its ``short_side`` is passed to the decoder.
+        train: TSN sampling (random) instead of segment centres.
+        on_error: ``"skip"`` (log, count, use the next clip) or ``"raise"``.
+        max_consecutive_errors: give up after this many bad clips in a row (a wrong root).
+    """
+
+    def __init__(self, annotations: Annotations, *, root: str | os.PathLike | None = None,
+                 frames: int = 16, transform: ClipTransform, train: bool,
+                 on_error: str = "skip", max_consecutive_errors: int = 20) -> None:
+        if on_error not in ("skip", "raise"):
+            raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+        self.records = annotations.records
+        self.classes = annotations.classes
+        self.heads = annotations.heads
+        self.num_classes: int | dict[str, int] = (
+            annotations.num_classes["label"] if self.heads == ("label",) else annotations.num_classes)
+        self.root = Path(root) if root is not None else None
+        self.frames, self.transform, self.train = frames, transform, train
+        self.on_error, self.max_consecutive_errors = on_error, max_consecutive_errors
+        self.batch_transform: VideoAugment | None = None
+        # Shared with fork/spawn workers (passed at process start), so the count is global.
+        self._skipped = multiprocessing.get_context().Value("i", 0)
+        self._logged: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def skipped(self) -> int:
+        """Bad clips skipped so far, over all loader workers."""
+        return int(self._skipped.value)
+
+    def path_of(self, record: ClipRecord) -> str:
+        if self.root is None or os.path.isabs(record.path):
+            return record.path
+        return os.fspath(self.root / record.path)
+
+    def target_of(self, record: ClipRecord) -> int | dict[str, int]:
+        if self.heads == ("label",):
+            return record.labels["label"]
+        return dict(record.labels)
+
+    def load(self, index: int) -> tuple[torch.Tensor, Any]:
+        """Clip ``index`` without error handling."""
+        record = self.records[index]
+        path = self.path_of(record)
+        start, end = resolve_clip_range(record, path)
+        offsets = sample_indices(end - start + 1, self.frames, train=self.train)
+        frames = read_video_frames(path, start + offsets, short_side=self.transform.short_side)
+        return self.transform(frames), self.target_of(record)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
+        n = len(self.records)
+        last: Exception | None = None
+        for attempt in range(min(self.max_consecutive_errors, n)):
+            j = (index + attempt) % n
+            try:
+                return self.load(j)
+            except (ValueError, OSError) as exc:  # FileNotFoundError is an OSError
+                if self.on_error == "raise":
+                    raise
+                last = exc
+                with self._skipped.get_lock():
+                    self._skipped.value += 1
+                path = self.path_of(self.records[j])
+                if path not in self._logged:
+                    self._logged.add(path)
+                    log.warning("skipping bad clip %d (%s): %s", j, path, exc)
+        raise RuntimeError(f"{min(self.max_consecutive_errors, n)} bad clips in a row from index "
+                           f"{index}; last: {last}. Check the data: litevid data check --root ...")
+
+
+def _split(split: str) -> str:
+    key = _SPLITS.get(split.lower())
+    if key is None:
+        raise ValueError(f"unknown split {split!r} (train, val/validation, test)")
+    return key
+
+
+def build_dataset(name: str, split: str = "train", *,
+                  annotations: str | os.PathLike | None = None,
+                  root: str | os.PathLike | None = None,
+                  labels: str | os.PathLike | None = None,
+                  train_annotations: str | os.PathLike | None = None,
+                  label_names: Sequence[str] | None = None,
+                  filename_template: str | None = None,
+                  model: str | None = None, frames: int | None = None, size: int | None = None,
+                  short_side: int | None = None, mean: Sequence[float] | None = None,
+                  std: Sequence[float] | None = None, augment: str = "worker",
+                  augment_config: AugmentConfig | None = None, flip: bool | None = None,
+                  on_error: str = "skip", num_clips: int | None = None, num_classes: int = 8,
+                  seed: int = 0) -> Dataset:
+    """Build a dataset ready for a ``DataLoader`` (``num_workers > 0`` works).
+
+    Args:
+        name: ``k400``, ``ssv2``, ``ek100``, ``list`` or ``synthetic``.
+        split: ``train`` (TSN sampling, random crop, augmentation) or ``val``/``test`` (segment
+            centres, centre crop).
+        annotations: the split's annotation file (required except for ``synthetic``).
+        root: folder holding the videos / frame folders the records point to.
+        labels: the format's class file (see ``read_annotations``).
+        train_annotations: EK100 only, for non-train splits: the training file that defines
+            action ids (verb-noun pairs of the training set).
+        label_names: ``list`` only: names of the label columns.
+        filename_template: file/folder naming override (see the readers).
+        model: registry name whose spec gives frames, size, mean, std (explicit values win).
+        frames: clip length T (default 16).
+        size: crop size (default 224; 112 for synthetic).
+        short_side: resize before crop (default ``size * 8 / 7``).
+        mean: normalisation mean (default ImageNet).
+        std: normalisation std.
+        augment: ``worker`` (finished float clips), ``batch`` (uint8 clips, apply
+            ``dataset.batch_transform`` to each batch on the device) or ``off`` (crop/flip only).
+        augment_config: overrides ``default_augment(name)``.
+        flip: overrides the dataset's flip default (off for ssv2 and synthetic).
+        on_error: ``skip`` or ``raise`` for bad clips.
+        num_clips: synthetic only (default 512 train, 128 otherwise).
+        num_classes: synthetic only.
+        seed: synthetic only; each split uses its own stream.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
+    if augment not in AUGMENT_MODES:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENT_MODES)}, got {augment!r}")
+    split = _split(split)
+    train = split == "train"
+    if model is not None:
+        from ..models import model_spec
+
+        spec = model_spec(model)
+        frames = frames or spec.frames
+        size = size or spec.size
+        mean = mean or spec.mean
+        std = std or spec.std
+    frames = frames or 16
+    mean = tuple(mean or (0.485, 0.456, 0.406))
+    std = tuple(std or (0.229, 0.224, 0.225))
+
+    if name == "synthetic":
+        size = size or 112
+        clips = num_clips or (512 if train else 128)
+        split_seed = int(np.random.SeedSequence([seed, ("train", "val", "test").index(split)])
+                         .generate_state(1)[0])
+        return SyntheticVideoDataset(clips, num_classes, frames=frames, size=size, seed=split_seed,
+                                     mean=mean, std=std)
+
+    size = size or 224
+    if annotations is None:
+        raise ValueError(f"dataset {name!r} needs annotations=PATH (its {split} annotation file); "
+                         "nothing is downloaded")
+    config = augment_config or default_augment(name)
+    if flip is not None:
+        config = AugmentConfig(**{**config.__dict__, "flip": flip})
+    action_map = None
+    if name == "ek100" and not train:
+        if train_annotations is None:
+            raise ValueError("ek100 non-train splits need train_annotations=PATH: action ids are "
+                             "the verb-noun pairs of the training set")
+        action_map = ek100_action_map(read_annotations("ek100", train_annotations,
+                                                       labels=labels).records)
+    ann = read_annotations(name, annotations, labels=labels, label_names=label_names,
+                           action_map=action_map, filename_template=filename_template)
+
+    worker_aug = None
+    if augment == "worker" and train and config.any_batch_op:
+        worker_aug = VideoAugment(config, mean=mean, std=std)
+    transform = ClipTransform(size, short_side=short_side, train=train,
+                              flip=train and config.flip, mean=mean, std=std, augment=worker_aug,
+                              output="uint8" if augment == "batch" else "float")
+    dataset = VideoClipDataset(ann, root=root, frames=frames, transform=transform, train=train,
+                               on_error=on_error)
+    if augment == "batch":
+        dataset.batch_transform = VideoAugment(config if train else None, mean=mean, std=std)
+    return dataset
