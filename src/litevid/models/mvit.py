@@ -250,10 +250,6 @@ class MViT(VideoModel):
 # ---- builder and registered variants ----------------------------------------------------------
 
 
-def _create_mvit(**kwargs) -> MViT:
-    return MViT(**kwargs)
-
-
 @register_model(ModelSpec(
     name="mvit_s", paper_name="MViT-S", category="attention-only", family="mvit",
     mean=(0.45,) * 3, std=(0.225,) * 3, paper_params_m=26.1,
@@ -265,4 +261,4 @@ def _create_mvit(**kwargs) -> MViT:
 def mvit_s(**kwargs) -> MViT:
     model_args = dict(embed_dim=128, depth=16, num_heads=1, patch_kernel=(3, 8, 8),
                       patch_stride=(2, 8, 8), patch_padding=(1, 3, 3), stride_kv=(1, 4, 4))
-    return _create_mvit(**dict(model_args, **kwargs))
+    return MViT(**dict(model_args, **kwargs))

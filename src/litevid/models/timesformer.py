@@ -191,10 +191,6 @@ class TimeSformer(VideoModel):
 # ---- builder and registered variants ----------------------------------------------------------
 
 
-def _create_timesformer(**kwargs) -> TimeSformer:
-    return TimeSformer(**kwargs)
-
-
 @register_model(ModelSpec(
     name="timesformer", paper_name="TimeSformer", category="attention-only", family="timesformer",
     paper_params_m=121.0,
@@ -204,4 +200,4 @@ def _create_timesformer(**kwargs) -> TimeSformer:
 ))
 def timesformer(**kwargs) -> TimeSformer:
     model_args = dict(patch_size=16, embed_dim=768, depth=12, num_heads=12)
-    return _create_timesformer(**dict(model_args, **kwargs))
+    return TimeSformer(**dict(model_args, **kwargs))

@@ -363,10 +363,6 @@ def _resize_2d_bias_table(table: torch.Tensor, new: tuple[int, int]) -> torch.Te
 # ---- builder and registered variants ----------------------------------------------------------
 
 
-def _create_swin(**kwargs) -> SwinTransformer3D:
-    return SwinTransformer3D(**kwargs)
-
-
 @register_model(ModelSpec(
     name="swin_t", paper_name="Swin-T", category="attention-only", family="video_swin",
     paper_params_m=28.0,
@@ -378,4 +374,4 @@ def _create_swin(**kwargs) -> SwinTransformer3D:
 def swin_t(**kwargs) -> SwinTransformer3D:
     model_args = dict(patch_size=(2, 4, 4), embed_dim=96, depths=(2, 2, 6, 2),
                       num_heads=(3, 6, 12, 24), window=(8, 7, 7))
-    return _create_swin(**dict(model_args, **kwargs))
+    return SwinTransformer3D(**dict(model_args, **kwargs))

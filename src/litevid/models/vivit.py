@@ -180,10 +180,6 @@ class ViViTFE(VideoModel):
 # ---- builder and registered variants ----------------------------------------------------------
 
 
-def _create_vivit(**kwargs) -> ViViTFE:
-    return ViViTFE(**kwargs)
-
-
 @register_model(ModelSpec(
     name="vivit_fe", paper_name="ViViT-FE", category="attention-only", family="vivit",
     paper_params_m=25.4,
@@ -193,4 +189,4 @@ def _create_vivit(**kwargs) -> ViViTFE:
 ))
 def vivit_fe(**kwargs) -> ViViTFE:
     model_args = dict(patch_size=16, embed_dim=384, depth=12, temporal_depth=2, num_heads=6)
-    return _create_vivit(**dict(model_args, **kwargs))
+    return ViViTFE(**dict(model_args, **kwargs))
