@@ -66,7 +66,13 @@ class VideoModel(nn.Module):
         raise NotImplementedError
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        raise NotImplementedError
+        """Pooled clip features ``(B, num_features)`` -> dropout -> classifier.
+
+        The default for models whose features are one vector per clip; others pool first and
+        call ``super().forward_head(pooled, pre_logits)``. Expects a ``head_drop`` module.
+        """
+        x = self.head_drop(x)
+        return x if pre_logits else self.get_classifier()(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -62,8 +62,7 @@ class I3DBert(VideoModel):
         return self.temporal(x)  # (B, tokens + 1, 512)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x[:, 0])  # CLS
-        return x if pre_logits else self.head(x)
+        return super().forward_head(x[:, 0], pre_logits)  # the CLS token
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Inflate a torchvision/timm 2D ``resnet50`` (A.5 rule: repeat over time, divide by kt)."""

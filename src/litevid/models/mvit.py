@@ -242,10 +242,6 @@ class MViT(VideoModel):
             x, thw = blk(x, thw)
         return self.norm(x[:, 0])
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
-
 
 # ---- builder and registered variants ----------------------------------------------------------
 

@@ -159,10 +159,6 @@ class TimeSformer(VideoModel):
             cls, x = blk(cls, x)
         return self.norm(cls[:, 0])  # only the CLS token is read; LayerNorm is per token
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
-
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map a ViT/DeiT-base image checkpoint (timm / official DeiT keys) onto TimeSformer.
 

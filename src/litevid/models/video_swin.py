@@ -308,8 +308,7 @@ class SwinTransformer3D(VideoModel):
         return self.norm(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x.mean(dim=(1, 2, 3)))  # global average over (T, H, W)
-        return x if pre_logits else self.head(x)
+        return super().forward_head(x.mean(dim=(1, 2, 3)), pre_logits)  # average over (T, H, W)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Inflate a 2D Swin-T ImageNet checkpoint (Microsoft or timm layout) into Video Swin.

@@ -151,10 +151,6 @@ class ViViTFE(VideoModel):
             x = blk(x)
         return self.temporal_norm(x[:, 0])
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
-
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map a DeiT-small image checkpoint (timm / official keys) onto the spatial encoder.
 

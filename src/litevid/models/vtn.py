@@ -71,8 +71,7 @@ class VTN(VideoModel):
         return self.temporal(x)  # (B, T + 1, D)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x[:, 0])  # CLS
-        return x if pre_logits else self.head(x)
+        return super().forward_head(x[:, 0], pre_logits)  # the CLS token
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """An ImageNet checkpoint of the backbone (torchvision/timm layout) under ``backbone.``."""

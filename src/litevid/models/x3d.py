@@ -142,8 +142,7 @@ class X3D(VideoModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.head_pre(x).mean((2, 3, 4), keepdim=True)  # (B, 432, 1, 1, 1)
         x = self.head_act(self.head_post(x)).flatten(1)  # (B, 2048)
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
+        return super().forward_head(x, pre_logits)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """pytorchvideo ``X3D_XS.pyth`` keys -> ours (see ``x3d_checkpoint_filter``).
