@@ -61,13 +61,6 @@ def model_rows(pattern: str | None = None, flops: bool = True) -> list[dict[str,
     return rows
 
 
-def console():
-    """A rich console; when output is not a terminal (CI, pipes) it is wide enough not to truncate."""
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=160)
-
-
 def _cmd_models(args: argparse.Namespace) -> int:
     rows = model_rows(args.pattern, flops=not args.no_flops)
     if args.json:
@@ -87,7 +80,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
         table.add_row(r["name"], r["paper_name"], r["category"], f"{r['params_m']:.2f}",
                       "-" if paper is None else f"{paper:.1f}", diff, r["input"],
                       f"{r['gflops']:.1f}" if "gflops" in r else "-")
-    console().print(table)
+    from .utils.console import make_console
+
+    make_console().print(table)
     return 0
 
 

@@ -61,7 +61,7 @@ def run_bench(cfg: BenchConfig, *, console: Any = None) -> list[dict[str, Any]]:
     from rich.console import Console
     from rich.progress import Progress
 
-    from ..results.export import atomic_write
+    from ..utils.io import write_json
     from ..results.store import ResultStore
     from .runner import plan_jobs, resolve_device, run_job, run_job_subprocess
 
@@ -102,14 +102,13 @@ def run_bench(cfg: BenchConfig, *, console: Any = None) -> list[dict[str, Any]]:
                     else f"[red]{row['status'][:70]}[/red]")
             progress.update(task, total=1, completed=1, info=info)
     if cfg.json:
-        import json
-
-        atomic_write(cfg.json, json.dumps(rows, indent=1, default=str) + "\n")
+        write_json(cfg.json, rows, indent=1)
     return rows
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from ..results.table import measurement_table, wide_console
+    from ..results.table import measurement_table
+    from ..utils.console import make_console
     from .stats import CV_WARN_THRESHOLD
 
     cfg = config_from_args(args)
@@ -117,7 +116,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if not rows:
         return 0
     device = rows[0].get("device_name") or "?"
-    wide_console().print(measurement_table(
+    make_console().print(measurement_table(
         rows, f"litevid bench: {device}, {rows[0].get('precision')}",
         caption="relative = median / fastest model's median in this run, per mode; "
                 "GFLOPs, TFLOP/s: 1 multiply-add = 1 FLOP; CV > 10% marked '!'"))

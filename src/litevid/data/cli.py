@@ -7,12 +7,13 @@ Registered by ``litevid.cli`` through ``add_parser(subparsers)``. Bad input rais
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "check_clip", "run_check", "write_json"]
+from ..utils.io import write_json
+
+__all__ = ["add_parser", "check_clip", "run_check"]
 
 _CHECK_HELP = """\
 Report annotation statistics: clips, classes (EK100: verbs, nouns, actions), clips per class,
@@ -39,22 +40,6 @@ Examples (Table 3 of the study):
   litevid data check --format ssv2 --annotations something-something-v2-validation.json
   litevid data check --format k400 --annotations kinetics-400_val.csv --labels label_map_k400.txt
 """
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON through a temporary file and a rename: a crash never leaves half a file."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise FileNotFoundError(f"{path.parent}: output folder not found")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def check_clip(record: Any, root: str | None, min_frames: int = 1) -> str | None:

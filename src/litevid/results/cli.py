@@ -30,11 +30,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from .query import cross_device_average, latest_ok, relative_latency
-    from .table import measurement_table, wide_console
+    from ..utils.console import make_console
+    from .table import measurement_table
 
     with _open(args.db) as store:
         rows = _filter(list(store.rows()), args)
-    console = wide_console()
+    console = make_console()
     if not rows:
         console.print(f"{args.db}: no results" + (" matching the filters" if
                                                   (args.mode or args.device or args.models) else ""))

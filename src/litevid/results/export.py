@@ -9,34 +9,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from .query import relative_latency
+from ..utils.io import atomic_write
 from .store import COLUMN_NAMES, JSON_COLUMNS, SCHEMA_VERSION
 
-__all__ = ["FORMATS", "atomic_write", "export_rows", "with_relative"]
+__all__ = ["FORMATS", "export_rows", "with_relative"]
 
 FORMATS = ("csv", "json")
-
-
-def atomic_write(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``, so a
-    reader never sees a half-written file and an existing file survives a failed write."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def with_relative(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .query import relative_latency
 
-__all__ = ["fmt_bytes", "measurement_table", "mem_label", "settings_label", "wide_console"]
+__all__ = ["fmt_bytes", "measurement_table", "mem_label", "settings_label"]
 
 
 def fmt_bytes(n: int | None) -> str:
@@ -30,16 +30,6 @@ def mem_label(row: dict[str, Any]) -> str:
 
 def _num(v: float | None, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
-
-
-def wide_console(**kwargs: Any):
-    """A rich Console that does not squash tables to 80 columns when output is not a terminal."""
-    from rich.console import Console
-
-    console = Console(**kwargs)
-    if not console.is_terminal:
-        console = Console(width=150, **kwargs)
-    return console
 
 
 def settings_label(row: dict[str, Any]) -> str:
