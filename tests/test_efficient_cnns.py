@@ -17,7 +17,7 @@ import torch.nn as nn
 
 import litevid
 from litevid.models._weights import load_into
-from litevid.models.efficientnet import B0_STAGES, EfficientNetB0, efficientnet_b0_checkpoint_filter
+from litevid.models.efficientnet import B0_STAGES, EfficientNetB0
 from litevid.models.movinet import MOVINET_CFGS, MoViNet
 from litevid.models.x3d import X3D
 
@@ -57,7 +57,7 @@ def _randomize_(model: nn.Module, calib: torch.Tensor) -> nn.Module:
 
 
 def _all_loaded(model: nn.Module, report, *, except_head: bool) -> None:
-    expected_missing = ["head.bias", "head.weight"] if except_head else []
+    expected_missing = ["head.fc.bias", "head.fc.weight"] if except_head else []
     assert sorted(report.missing) == expected_missing
     assert report.unexpected == [] and report.mismatched == []
     assert len(report.loaded) == len(model.state_dict()) - len(expected_missing)
@@ -136,7 +136,7 @@ def test_efficientnet_b0_loads_torchvision_and_timm(layout):
     tv = _torchvision_b0_state()
     state = tv if layout == "torchvision" else _timm_b0_state(tv)
     trunk = EfficientNetB0()
-    report = load_into(trunk, efficientnet_b0_checkpoint_filter(state))
+    report = load_into(trunk, trunk.checkpoint_filter(state))
     _all_loaded(trunk, report, except_head=False)
     assert not any(k.startswith("classifier") for k in report.loaded)
     # Values land in the right place (stage 4 block 1 depthwise kernel; an SE bias; the head BN).
@@ -148,8 +148,8 @@ def test_efficientnet_b0_loads_torchvision_and_timm(layout):
 def test_efficientnet_b0_timm_and_torchvision_give_same_network():
     tv = _torchvision_b0_state()
     a, b = EfficientNetB0().eval(), EfficientNetB0().eval()
-    load_into(a, efficientnet_b0_checkpoint_filter(tv))
-    load_into(b, efficientnet_b0_checkpoint_filter(_timm_b0_state(tv)))
+    load_into(a, a.checkpoint_filter(tv))
+    load_into(b, b.checkpoint_filter(_timm_b0_state(tv)))
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(a(x), b(x))

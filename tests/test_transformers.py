@@ -114,7 +114,7 @@ def test_timesformer_loads_deit_base_layout():
     state = _vit_state(32, 2)
     report = model.load_pretrained(state)
     assert not report.unexpected and not report.mismatched
-    assert set(report.missing) == {"head.weight", "head.bias"}
+    assert set(report.missing) == {"head.fc.weight", "head.fc.bias"}
     sd = model.state_dict()
     for i in range(2):
         for src, dst in (("attn.qkv", "temporal_attn.qkv"), ("attn.proj", "temporal_attn.proj"),
@@ -163,7 +163,7 @@ def test_timesformer_other_clip_shapes_and_embedding_resize():
     sd = {k: v for k, v in model.state_dict().items()}
     sd["time_embed"] = torch.arange(8.0).reshape(1, 8, 1).expand(1, 8, 32).clone()
     report = small.load_pretrained(sd)
-    assert not report.mismatched and set(report.missing) == {"head.weight", "head.bias"}
+    assert not report.mismatched and set(report.missing) == {"head.fc.weight", "head.fc.bias"}
     assert small.time_embed[0, :, 0].tolist() == [0.0, 2.0, 4.0, 6.0]
     assert small.pos_embed.shape == (1, 17, 32)
 
@@ -221,7 +221,7 @@ def test_swin_inflates_microsoft_swin_tiny_layout():
     state = _swin2d_state(8, TINY_SWIN["depths"], TINY_SWIN["num_heads"])
     report = model.load_pretrained(state)
     assert not report.mismatched
-    assert set(report.missing) == {"head.weight", "head.bias"}
+    assert set(report.missing) == {"head.fc.weight", "head.fc.bias"}
     assert set(report.unexpected) == set()  # index and mask buffers are rebuilt, not loaded
     sd = model.state_dict()
     assert not any(k.endswith(("relative_position_index", "attn_mask")) for k in sd)
@@ -258,7 +258,7 @@ def test_swin_timm_layout_gives_the_same_weights():
     ms.load_pretrained(state)
     report = timm_model.load_pretrained(_to_timm_swin(state))
     assert not report.unexpected and not report.mismatched
-    assert set(report.missing) == {"head.weight", "head.bias"}
+    assert set(report.missing) == {"head.fc.weight", "head.fc.bias"}
     a, b = ms.state_dict(), timm_model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("head."))
 
@@ -267,7 +267,7 @@ def test_swin_bias_table_is_resized_for_another_spatial_window():
     model = _swin(window=(4, 5, 5))
     state = _swin2d_state(8, TINY_SWIN["depths"], TINY_SWIN["num_heads"])
     report = model.load_pretrained(state)
-    assert not report.mismatched and set(report.missing) == {"head.weight", "head.bias"}
+    assert not report.mismatched and set(report.missing) == {"head.fc.weight", "head.fc.bias"}
     table = model.layers[1].blocks[0].attn.relative_position_bias_table
     assert table.shape == (7 * 9 * 9, 2)
     assert torch.equal(table[:81], table[81 * 6:])  # tiled over the 7 temporal offsets
@@ -393,7 +393,8 @@ def test_mvit_pooling_schedule_at_paper_input():
     assert [i for i, b in enumerate(model.blocks) if b.attn.pool_q is not None] == [3, 10]
     assert [i for i, b in enumerate(model.blocks) if b.proj is not None] == [2, 9]
     spec = litevid.model_spec("mvit_s")
-    assert "MViT paper" in spec.paper_params_source and "no public" in spec.pretrained
+    assert "MViT paper" in spec.paper_params_source
+    assert spec.init.dataset is None and spec.init.from_scratch and "no public" in spec.init.notes
 
 
 def test_mvit_small_clip_and_other_sizes():

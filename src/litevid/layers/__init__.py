@@ -2,6 +2,7 @@
 
 from .attention import Attention, merge_heads, sdpa, split_heads
 from .block import Block
+from .classifier import ClassifierHead
 from .conv_norm_act import ConvNormAct
 from .drop_path import DropPath, drop_path
 from .frames import fold_frames, unfold_frames
@@ -9,24 +10,24 @@ from .mlp import Mlp
 from .patch_embed import PatchEmbed, TubeletEmbed
 from .pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from .squeeze_excite import SqueezeExcite
-from .temporal_shift import TemporalShift, temporal_shift
 from .temporal_transformer import TemporalTransformer
-from .weight_init import init_cnn_weights, init_transformer_weights
+from .weight_init import init_cnn_weights, init_linear_normal, init_transformer_weights
 
 __all__ = [
     "Attention",
     "Block",
+    "ClassifierHead",
     "ConvNormAct",
     "DropPath",
     "Mlp",
     "PatchEmbed",
     "SqueezeExcite",
-    "TemporalShift",
     "TemporalTransformer",
     "TubeletEmbed",
     "drop_path",
     "fold_frames",
     "init_cnn_weights",
+    "init_linear_normal",
     "init_transformer_weights",
     "unfold_frames",
     "merge_heads",
@@ -34,5 +35,4 @@ __all__ = [
     "resample_pos_embed_2d",
     "sdpa",
     "split_heads",
-    "temporal_shift",
 ]

@@ -1,10 +1,11 @@
-"""Weight initialisations shared by several families: transformers (ViT/DeiT, Swin, MViT) and CNNs."""
+"""Weight initialisations shared by several families: transformers (ViT/DeiT, Swin, MViT), CNNs
+and classifier layers."""
 
 from __future__ import annotations
 
 import torch.nn as nn
 
-__all__ = ["init_cnn_weights", "init_transformer_weights"]
+__all__ = ["init_cnn_weights", "init_linear_normal", "init_transformer_weights"]
 
 
 def init_transformer_weights(module: nn.Module, std: float = 0.02) -> None:
@@ -36,3 +37,10 @@ def init_cnn_weights(module: nn.Module) -> None:
     elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm3d)):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+def init_linear_normal(module: nn.Linear, std: float) -> None:
+    """Normal(0, ``std``) weights and zero bias: the classifiers of TSM (0.001), X3D and MoViNet
+    (0.01). Pass as ``functools.partial(init_linear_normal, std=...)``."""
+    nn.init.normal_(module.weight, std=std)
+    nn.init.zeros_(module.bias)

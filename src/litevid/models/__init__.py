@@ -1,7 +1,7 @@
 """Model families. Importing a family file registers its variants; add a new family here."""
 
 from ._base import VideoModel, to_channels_last
-from ._registry import ModelSpec, create_model, list_models, model_spec, register_model
+from ._registry import InitSpec, ModelSpec, create_model, list_models, model_spec, register_model
 from ._weights import LoadReport
 
 # Family files, in the order of the study's Table 1 (each import fills the registry).
@@ -17,6 +17,7 @@ from . import x3d  # noqa: F401,E402  X3D-XS
 from . import movinet  # noqa: F401,E402  MoViNet-A0, MoViNet-A2
 
 __all__ = [
+    "InitSpec",
     "LoadReport",
     "ModelSpec",
     "VideoModel",

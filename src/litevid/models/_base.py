@@ -1,10 +1,12 @@
 """The interface every litevid model shares (composites included).
 
 ``VideoModel`` fixes the contract of DESIGN.md: input ``(B, C, T, H, W)``, logits
-``(B, num_classes)``, ``forward_features`` / ``forward_head(x, pre_logits=False)`` /
-``reset_classifier`` / ``num_classes`` / ``num_features``, plus ``load_pretrained`` for local
-checkpoints. A family subclasses it, sets ``num_features`` and a linear ``head`` (or overrides
-``reset_classifier``), and overrides ``checkpoint_filter`` to map a foreign key layout.
+``(B, num_classes)`` (or a dict of them for named heads), ``forward_features`` /
+``forward_head(x, pre_logits=False)`` / ``reset_classifier`` / ``num_classes`` / ``num_features``,
+plus ``load_pretrained`` for local checkpoints. A family subclasses it, calls ``create_head`` once
+in ``__init__`` (the pooling, dropout and classifier init are head arguments), and overrides
+``checkpoint_filter`` to map a foreign key layout. Everything the head does is written here and in
+``layers.ClassifierHead``, once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..layers.classifier import ClassifierHead, NumClasses
 from ._weights import LoadReport, load_checkpoint, load_into
 
 __all__ = ["VideoModel", "to_channels_last"]
@@ -41,11 +44,29 @@ def to_channels_last(model: nn.Module) -> nn.Module:
 class VideoModel(nn.Module):
     """Base class for video classifiers taking ``(B, C, T, H, W)`` clips."""
 
-    num_classes: int
-    num_features: int
     in_chans: int = 3
-    # Attribute holding the final classifier; ``reset_classifier`` replaces it.
-    head_attr: str = "head"
+    head: ClassifierHead  # created by ``create_head``
+
+    def create_head(self, num_features: int, num_classes: NumClasses, **head_args) -> None:
+        """Build the classifier head; every family calls this once in ``__init__``.
+
+        Args:
+            num_features: width of the pooled (pre-logit) features.
+            num_classes: classifier width, a dict of named widths, or 0 for none.
+            **head_args: ``ClassifierHead`` options: ``pool``, ``drop_rate``, ``consensus_dim``,
+                ``init_fn``.
+        """
+        self.head = ClassifierHead(num_features, num_classes, **head_args)
+
+    @property
+    def num_classes(self) -> int | dict[str, int]:
+        """Classifier width (0 = no classifier), or the named widths of several heads."""
+        return self.head.num_classes
+
+    @property
+    def num_features(self) -> int:
+        """Width of the pre-logit features, what ``forward_head(x, pre_logits=True)`` returns."""
+        return self.head.in_features
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a clear ``ValueError`` for a wrong rank or channel count.
@@ -65,27 +86,29 @@ class VideoModel(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Pooled clip features ``(B, num_features)`` -> dropout -> classifier.
+    def forward_head(
+        self, x: torch.Tensor, pre_logits: bool = False
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Features -> pool -> dropout -> classifier; ``pre_logits`` stops before the classifier.
 
-        The default for models whose features are one vector per clip; others pool first and
-        call ``super().forward_head(pooled, pre_logits)``. Expects a ``head_drop`` module.
+        Families with work between the features and the pooled vector (X3D, MoViNet) do it and
+        call ``super().forward_head`` on the result.
         """
-        x = self.head_drop(x)
-        return x if pre_logits else self.get_classifier()(x)
+        return self.head(x, pre_logits)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
         self.check_input(x)
         return self.forward_head(self.forward_features(x))
 
     def get_classifier(self) -> nn.Module:
-        return getattr(self, self.head_attr)
+        return self.head.fc
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier with a fresh ``num_features -> num_classes`` layer (0 = none)."""
-        self.num_classes = num_classes
-        head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-        setattr(self, self.head_attr, head)
+    def reset_classifier(self, num_classes: NumClasses) -> None:
+        """Replace the classifier: a width, a dict of named widths, or 0 for none.
+
+        The new layers start as the family's classifier does (e.g. TSM's normal(0, 0.001)).
+        """
+        self.head.reset(num_classes)
 
     # ---- local weights -------------------------------------------------------------------------
 

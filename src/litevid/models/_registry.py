@@ -1,9 +1,10 @@
 """The model registry: one place that knows every model, its input contract and how to build it.
 
 A family file registers each variant with ``@register_model(ModelSpec(...))`` on a small builder
-function. ``create_model`` is the one build path: it resolves defaults from the spec, drops ``None``
-keyword arguments (so CLI defaults never override model defaults), builds, attaches the spec and
-optionally loads local weights.
+function; the registry name is the function's ``__name__`` and the family its module's short
+name, as in timm. ``create_model`` is the one build path: it resolves defaults from the spec,
+drops ``None`` keyword arguments (so CLI defaults never override model defaults), builds, attaches
+the spec and optionally loads local weights.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch.nn as nn
+
+from ..layers.classifier import NumClasses
 
 __all__ = [
     "CATEGORIES",
     "EXPORT_FORMATS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "INIT_METHODS",
+    "InitSpec",
     "ModelSpec",
     "register_model",
     "create_model",
@@ -34,60 +40,122 @@ EXPORT_FORMATS = ("onnx", "executorch", "coreml", "torchscript")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# How a source checkpoint becomes this model's weights (``InitSpec.method``) -> prose.
+INIT_METHODS = {
+    "per-frame": "2D weights reused on every frame",
+    "i3d-inflation": "inflated to 3D (I3D: kernels repeated over time and divided by kt)",
+    "tubelet-inflation": "inflated to 3D (tubelet kernel repeated over t and divided by t; "
+                         "relative position bias tables tiled over time)",
+    "temporal-copy": "2D weights as is, copied into the temporal branch",
+    "direct": "a video checkpoint, keys renamed",
+    "scratch": "random init",
+}
+
+# The clip shape: ModelSpec fields a builder receives only if its signature declares them.
+_SHAPE_ARGS = ("frames", "size")
+
 
 @dataclass(frozen=True)
+class InitSpec:
+    """How the study initialised a model: source weights, accepted key layouts, mapping method.
+
+    Loading is always from a local file the user gives (``create_model(..., pretrained=path)``);
+    ``model.checkpoint_filter`` does the mapping. ``dataset is None`` means trained from scratch.
+
+    Attributes:
+        dataset: what the source weights were trained on (``"ImageNet-1K"``, ``"Kinetics-400"``),
+            or ``None``: no weights exist, the model starts from random init.
+        sources: source architecture / checkpoint names (``"resnet50"``, ``"X3D_XS.pyth"``).
+        layouts: key layouts ``checkpoint_filter`` accepts (``"torchvision"``, ``"timm"``, ...).
+        method: one of ``INIT_METHODS``: how source tensors become this model's.
+        notes: what else happens (dropped classifier, new parts and their init, renames).
+    """
+
+    dataset: str | None
+    method: str
+    sources: tuple[str, ...] = ()
+    layouts: tuple[str, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.method not in INIT_METHODS:
+            raise ValueError(f"InitSpec: method {self.method!r} is not one of {list(INIT_METHODS)}")
+        if (self.dataset is None) != (self.method == "scratch"):
+            raise ValueError("InitSpec: dataset None (trained from scratch) goes with method "
+                             f"'scratch', got dataset {self.dataset!r}, method {self.method!r}")
+        if self.dataset is not None and not (self.sources and self.layouts):
+            raise ValueError(f"InitSpec: weights from {self.dataset} need sources and layouts")
+
+    @property
+    def from_scratch(self) -> bool:
+        """True when no pretrained weights are used (``dataset is None``)."""
+        return self.dataset is None
+
+    def describe(self) -> str:
+        """The same facts as one line of prose, for tables, reports and logs."""
+        what = INIT_METHODS[self.method]
+        if self.from_scratch:
+            text = f"from scratch ({what})"
+        else:
+            sources = ", ".join(f"`{s}`" for s in self.sources)
+            text = f"{self.dataset} {sources} ({' / '.join(self.layouts)} keys), {what}"
+        return f"{text}; {self.notes}" if self.notes else text
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """Everything known about a model without building it.
 
     Transforms, the benchmark, exporters and tests read this; nothing else hard-codes 16 or 224.
 
     Attributes:
-        name: registry name (``tsm_r50``).
+        name: registry name (``tsm_r50``), filled by ``register_model`` from the builder's name.
         paper_name: name in the study (``TSM-R50``).
         category: one of ``CATEGORIES``.
-        family: family file that builds it (``resnet_family``).
+        family: family file that builds it (``resnet_family``), filled by ``register_model``.
+        init: how the study initialised it (``init.dataset is None``: trained from scratch);
+            ``init.describe()`` gives the prose.
         frames: default clip length T.
         size: default square input size H = W.
         in_chans: input channels C.
         mean: per-channel mean for inputs scaled to [0, 1].
         std: per-channel std for inputs scaled to [0, 1].
-        num_classes: default classifier width (Kinetics-400).
+        num_classes: classifier width (Kinetics-400 by default); on ``model.spec``, what was built
+            (a dict of named widths for several heads).
         paper_params_m: parameter count in millions from the study (Table 4), or from the model's
             own paper where the study has none (see ``paper_params_source``).
         paper_params_source: where ``paper_params_m`` comes from.
-        pretrained: which weights the study initialised from and how they map (inflate, per-frame
-            reuse, key layout). Loading is always from a local file the user gives.
         export: known export support per format (``None`` = not yet checked). Filled by the
             export work; kept as data so reports can read it without torch.
     """
 
-    name: str
     paper_name: str
     category: str
-    family: str
+    init: InitSpec
+    name: str = ""
+    family: str = ""
     frames: int = 16
     size: int = 224
     in_chans: int = 3
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
-    num_classes: int = 400
+    num_classes: NumClasses = 400
     paper_params_m: float | None = None
     paper_params_source: str = "Table 4"
-    pretrained: str = ""
     export: dict[str, bool | None] = field(
         default_factory=lambda: {fmt: None for fmt in EXPORT_FORMATS}
     )
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
-            raise ValueError(
-                f"ModelSpec {self.name!r}: category {self.category!r} is not one of {CATEGORIES}"
-            )
+            raise ValueError(f"ModelSpec {self.paper_name!r}: category {self.category!r} is not "
+                             f"one of {CATEGORIES}")
         if len(self.mean) != self.in_chans or len(self.std) != self.in_chans:
-            raise ValueError(f"ModelSpec {self.name!r}: mean/std need {self.in_chans} values")
+            raise ValueError(f"ModelSpec {self.paper_name!r}: mean/std need {self.in_chans} values")
         unknown = set(self.export) - set(EXPORT_FORMATS)
         if unknown:
-            raise ValueError(f"ModelSpec {self.name!r}: unknown export formats {sorted(unknown)}")
+            raise ValueError(
+                f"ModelSpec {self.paper_name!r}: unknown export formats {sorted(unknown)}")
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -102,18 +170,35 @@ class ModelSpec:
 class _Entry:
     spec: ModelSpec
     builder: Callable[..., nn.Module]
+    shape_args: frozenset[str]  # which of ``frames``/``size`` the builder declares
 
 
 _REGISTRY: dict[str, _Entry] = {}
 
 
 def register_model(spec: ModelSpec) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering ``builder`` under ``spec.name``; a name registered twice raises."""
+    """Decorator registering a builder under its ``__name__``; a name registered twice raises.
+
+    ``spec.name`` and ``spec.family`` are filled here (the builder's name and module), so a
+    variant is written once: ``@register_model(ModelSpec(paper_name=..., ...))`` on
+    ``def tsm_r50(**kwargs)``. A builder declares ``frames``/``size`` only if the architecture
+    depends on them; ``create_model`` then passes them (the spec's defaults unless overridden).
+    """
 
     def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if spec.name in _REGISTRY:
-            raise ValueError(f"model {spec.name!r} is already registered")
-        _REGISTRY[spec.name] = _Entry(spec=spec, builder=builder)
+        name = builder.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        if spec.name and spec.name != name:
+            raise ValueError(f"ModelSpec.name {spec.name!r} differs from the builder {name!r}; "
+                             "leave it out, register_model fills it")
+        family = builder.__module__.rsplit(".", 1)[-1]
+        params = inspect.signature(builder).parameters
+        _REGISTRY[name] = _Entry(
+            spec=dataclasses.replace(spec, name=name, family=family),
+            builder=builder,
+            shape_args=frozenset(a for a in _SHAPE_ARGS if a in params),
+        )
         return builder
 
     return decorator
@@ -146,7 +231,7 @@ def model_spec(name: str) -> ModelSpec:
 def create_model(
     name: str,
     *,
-    num_classes: int | None = None,
+    num_classes: NumClasses | None = None,
     pretrained: str | None = None,
     **kwargs: Any,
 ) -> nn.Module:
@@ -154,24 +239,26 @@ def create_model(
 
     Args:
         name: registry name (see ``list_models()``).
-        num_classes: classifier width; the spec's default (400) when ``None``.
-        pretrained: path to a local checkpoint in the layout the spec names (torchvision/timm
+        num_classes: classifier width, or a dict of named widths (``{"verb": 97, "noun": 300}``)
+            for one head each and a dict of logits; the spec's default (400) when ``None``.
+        pretrained: path to a local checkpoint in a layout ``spec.init`` names (torchvision/timm
             ImageNet weights for most models); loaded with ``weights_only=True``, head dropped,
             missing/unexpected keys logged. Nothing is ever downloaded.
         **kwargs: architecture overrides (``frames``, ``size``, ``drop_rate``, ...); ``None``
-            values are ignored so CLI defaults never override model defaults.
+            values are ignored so CLI defaults never override model defaults. ``frames``/``size``
+            reach the builder only if it declares them (the architecture depends on them);
+            otherwise they are only recorded in ``model.spec``.
 
     Returns:
-        The model, with ``model.spec`` describing its input contract.
+        The model, with ``model.spec`` describing its input contract and the classifier built.
     """
     entry = _entry(name)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     spec = entry.spec
     nc = spec.num_classes if num_classes is None else num_classes
-    frames = kwargs.pop("frames", spec.frames)
-    size = kwargs.pop("size", spec.size)
-    model = entry.builder(num_classes=nc, frames=frames, size=size, **kwargs)
-    model.spec = dataclasses.replace(spec, num_classes=nc, frames=frames, size=size)
+    shape = {a: kwargs.pop(a, getattr(spec, a)) for a in _SHAPE_ARGS}
+    model = entry.builder(num_classes=nc, **{a: shape[a] for a in entry.shape_args}, **kwargs)
+    model.spec = dataclasses.replace(spec, num_classes=model.num_classes, **shape)
     if pretrained is not None:
         model.load_pretrained(pretrained)
     return model

@@ -4,7 +4,7 @@ The trunk follows torchvision's ``efficientnet_b0`` exactly (MBConv with SE, SiL
 stochastic depth rising linearly to 0.2 over the 16 blocks) and keeps its parameter names
 (``features.0.0.weight`` ... ``features.8.1.running_var``) so ImageNet checkpoints load by name.
 What differs: no pooling or classifier (the video head pools), and
-``efficientnet_b0_checkpoint_filter`` also accepts timm's ``efficientnet_b0`` key layout. It is not
+``EfficientNetB0.checkpoint_filter`` also accepts timm's ``efficientnet_b0`` key layout. It is not
 a registered model: VTN-EFF (``models/vtn.py``) wraps it.
 
 Avoid timm's ``tf_efficientnet_b0`` weights: they need TF "SAME" padding and BN eps 1e-3.
@@ -22,7 +22,7 @@ from ..layers.drop_path import DropPath
 from ..layers.squeeze_excite import SqueezeExcite
 from ..layers.weight_init import init_cnn_weights
 
-__all__ = ["EfficientNetB0", "MBConv", "efficientnet_b0_checkpoint_filter"]
+__all__ = ["EfficientNetB0", "MBConv"]
 
 # (expand ratio, kernel, first stride, in channels, out channels, repeats) per stage.
 B0_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
@@ -98,6 +98,17 @@ class EfficientNetB0(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (N, 1280, h, w)
 
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map a torchvision- or timm-layout EfficientNet-B0 state dict onto these keys.
+
+        The layout is detected from the keys (timm has ``conv_stem.weight``); the ImageNet
+        classifier (``classifier.*``) is dropped. Unknown keys pass through unchanged so the load
+        report lists them as unexpected instead of hiding them.
+        """
+        timm_layout = "conv_stem.weight" in state_dict
+        return {(_timm_key(k) if timm_layout else k): v for k, v in state_dict.items()
+                if not k.startswith("classifier.")}
+
 
 # ---- weight-key remapping ----------------------------------------------------------------------
 
@@ -126,21 +137,3 @@ def _timm_key(key: str) -> str:
         return key
     module, _, leaf = key.rpartition(".")
     return f"{_TIMM_TOP[module]}.{leaf}" if module in _TIMM_TOP else key
-
-
-def efficientnet_b0_checkpoint_filter(
-    state_dict: dict[str, torch.Tensor],
-) -> dict[str, torch.Tensor]:
-    """Map a torchvision- or timm-layout EfficientNet-B0 state dict onto ``EfficientNetB0`` keys.
-
-    The layout is detected from the keys (timm has ``conv_stem.weight``); the ImageNet classifier
-    (``classifier.*``) is dropped. Unknown keys pass through unchanged so the load report lists
-    them as unexpected instead of hiding them.
-    """
-    timm_layout = "conv_stem.weight" in state_dict
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state_dict.items():
-        if key.startswith("classifier."):
-            continue
-        out[_timm_key(key) if timm_layout else key] = value
-    return out

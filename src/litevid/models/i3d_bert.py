@@ -17,18 +17,24 @@ import torch
 import torch.nn as nn
 
 from ..layers import TemporalTransformer
+from ..layers.classifier import NumClasses
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 from ._weights import drop_keys, inflate_conv2d_weight
 from .resnet import resnet50_trunk
 
 __all__ = ["I3DBert"]
 
 
+def _init_classifier(fc: nn.Linear) -> None:
+    nn.init.xavier_uniform_(fc.weight)  # BERT5's classifier init
+    nn.init.zeros_(fc.bias)
+
+
 class I3DBert(VideoModel):
     def __init__(
         self,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         frames: int = 16,
         dim: int = 512,
         depth: int = 1,
@@ -45,24 +51,13 @@ class I3DBert(VideoModel):
             self.backbone.num_features, dim, depth, num_heads, max_len=self.num_tokens + 1,
             drop=drop, final_norm=False, final_drop=drop, token_keep_prob=token_keep_prob,
         )
-        self.num_classes = num_classes
-        self.num_features = dim
-        self.head_drop = nn.Dropout(drop_rate)
-        self.reset_classifier(num_classes)
-
-    def reset_classifier(self, num_classes: int) -> None:
-        super().reset_classifier(num_classes)
-        if num_classes > 0:
-            nn.init.xavier_uniform_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
+        self.create_head(dim, num_classes, pool="token", drop_rate=drop_rate,
+                         init_fn=_init_classifier)  # on the CLS token
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.backbone(x)  # (B, 2048, T/2, h, w)
         x = self.pool(x).flatten(2).transpose(1, 2)  # (B, tokens, 2048)
         return self.temporal(x)  # (B, tokens + 1, 512)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return super().forward_head(x[:, 0], pre_logits)  # the CLS token
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Inflate a torchvision/timm 2D ``resnet50`` (A.5 rule: repeat over time, divide by kt)."""
@@ -78,10 +73,11 @@ class I3DBert(VideoModel):
 
 
 @register_model(ModelSpec(
-    name="i3d_bert", paper_name="I3D-BERT", category="composite", family="i3d_bert",
-    paper_params_m=50.6,
-    pretrained="ImageNet-1K ResNet-50 (torchvision/timm `resnet50` keys) inflated to 3D: conv1 "
-               "7x7 -> 7x7x7 (/7), every 3x3 -> 3x3x3 (/3), 1x1 -> 1x1x1, BN copied; BERT is new",
+    paper_name="I3D-BERT", category="composite", paper_params_m=50.6,
+    init=InitSpec(dataset="ImageNet-1K", method="i3d-inflation", sources=("resnet50",),
+                  layouts=("torchvision", "timm"),
+                  notes="conv1 7x7 -> 7x7x7 (/7), every 3x3 -> 3x3x3 (/3), 1x1 -> 1x1x1, BN "
+                        "copied, fc dropped; BERT is new"),
 ))
-def i3d_bert(*, num_classes: int = 400, frames: int = 16, size: int = 224, **kwargs) -> I3DBert:
-    return I3DBert(num_classes=num_classes, frames=frames, **kwargs)
+def i3d_bert(*, frames: int = 16, **kwargs) -> I3DBert:
+    return I3DBert(frames=frames, **kwargs)

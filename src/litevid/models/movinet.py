@@ -26,15 +26,17 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from functools import partial
 
 import torch
 import torch.nn as nn
 
+from ..layers.classifier import NumClasses
 from ..layers.conv_norm_act import ConvNormAct
 from ..layers.squeeze_excite import SqueezeExcite
-from ..layers.weight_init import init_cnn_weights
+from ..layers.weight_init import init_cnn_weights, init_linear_normal
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 
 __all__ = ["MoViNet", "MoViNetBlock", "movinet_a0", "movinet_a2"]
 
@@ -149,7 +151,7 @@ class MoViNet(VideoModel):
         stages: per stage, a tuple of blocks ``(out, expanded, (kt, kh, kw), stride)``.
         stem_chs: stem width.
         head_chs: width of the 1x1x1 conv before pooling ("conv7").
-        num_classes: classifier width (0 = no classifier).
+        num_classes: classifier width (0 = no classifier), or a dict of named widths.
         hidden_dim: width of the first classifier layer ("dense9"): the pre-logit features.
         drop_rate: dropout before the last layer (0.2).
         causal: stream mode (causal temporal padding, cumulative SE; see the module docstring).
@@ -162,14 +164,14 @@ class MoViNet(VideoModel):
         *,
         stem_chs: int,
         head_chs: int,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         hidden_dim: int = 2048,
         drop_rate: float = 0.2,
         causal: bool = False,
         in_chans: int = 3,
     ) -> None:
         super().__init__()
-        self.num_classes, self.in_chans, self.num_features = num_classes, in_chans, hidden_dim
+        self.in_chans = in_chans
         self.causal = causal
         self.stem = ConvNormAct(in_chans, stem_chs, (1, 3, 3), (1, 2, 2), dims=3, bn_eps=_BN_EPS,
                                 act_layer=nn.SiLU)
@@ -182,16 +184,13 @@ class MoViNet(VideoModel):
         self.conv_head = ConvNormAct(cin, head_chs, 1, dims=3, bn_eps=_BN_EPS, act_layer=nn.SiLU)
         self.head_hidden = nn.Linear(head_chs, hidden_dim)
         self.head_act = nn.SiLU()
-        self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(hidden_dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.create_head(hidden_dim, num_classes, drop_rate=drop_rate,
+                         init_fn=partial(init_linear_normal, std=0.01))
         self._init_weights()
 
     def _init_weights(self) -> None:
         self.apply(init_cnn_weights)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_linear_normal(self.head_hidden, std=0.01)  # the classifier gets the same in create_head
 
     # ---- base / full-clip path -----------------------------------------------------------------
 
@@ -203,11 +202,15 @@ class MoViNet(VideoModel):
         x = self.blocks(self.stem(x))
         return self.conv_head(x)  # (B, head_chs, T, H/32, W/32)
 
-    def _head_from_pooled(self, x: torch.Tensor, pre_logits: bool) -> torch.Tensor:
-        x = self.head_drop(self.head_act(self.head_hidden(x)))  # (B, hidden_dim)
-        return x if pre_logits else self.head(x)
+    def _head_from_pooled(
+        self, x: torch.Tensor, pre_logits: bool
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        x = self.head_act(self.head_hidden(x))  # (B, hidden_dim), "dense9"
+        return self.head(x, pre_logits)  # dropout, classifier ("dense10")
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(
+        self, x: torch.Tensor, pre_logits: bool = False
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
         return self._head_from_pooled(x.mean((2, 3, 4)), pre_logits)  # (B, C, T, h, w) -> (B, C)
 
     # ---- stream mode ---------------------------------------------------------------------------
@@ -254,12 +257,12 @@ class MoViNet(VideoModel):
 
     def forward_stream(
         self, x: torch.Tensor, state: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    ) -> tuple[torch.Tensor | dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Feed the next chunk ``(B, C, Tc, H, W)`` (Tc >= 1) of a stream.
 
         Returns the logits of everything seen so far (the head on the running mean of the pooled
-        features, equal to a causal forward over the concatenated chunks) and the new state.
-        The input ``state`` is not modified.
+        features, equal to a causal forward over the concatenated chunks; a dict for named heads)
+        and the new state. The input ``state`` is not modified.
         """
         if not self.causal:
             raise ValueError(
@@ -274,7 +277,22 @@ class MoViNet(VideoModel):
         return self._head_from_pooled(pooled, pre_logits=False), new_state
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return movinet_checkpoint_filter(state_dict)
+        """``Atze00/MoViNet-pytorch`` base-model keys (``conv1.conv_1.conv3d.weight``,
+        ``blocks.b0_l0.se.fc1.conv_1.conv3d.bias``, ...; older versions without ``conv_1``) -> ours.
+
+        The source classifier (``classifier.3``, 600 Kinetics classes) is dropped; "dense9" is
+        reshaped from a 1x1x1 conv to a linear layer. Unknown keys pass through so the report
+        lists them.
+        """
+        out: dict[str, torch.Tensor] = {}
+        for key, value in state_dict.items():
+            if key.startswith("classifier.3."):
+                continue
+            new = _atze_key(key)
+            if new.startswith("head_hidden.") and value.dim() == 5:
+                value = value.flatten(1)  # (O, I, 1, 1, 1) -> (O, I)
+            out[new] = value
+        return out
 
 
 # ---- weight-key remapping ----------------------------------------------------------------------
@@ -293,46 +311,32 @@ def _atze_key(key: str) -> str:
     return key
 
 
-def movinet_checkpoint_filter(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``Atze00/MoViNet-pytorch`` base-model keys (``conv1.conv_1.conv3d.weight``,
-    ``blocks.b0_l0.se.fc1.conv_1.conv3d.bias``, ...; older versions without ``conv_1``) -> ours.
-
-    The source classifier (``classifier.3``, 600 Kinetics classes) is dropped; "dense9" is reshaped
-    from a 1x1x1 conv to a linear layer. Unknown keys pass through so the report lists them.
-    """
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state_dict.items():
-        if key.startswith("classifier.3."):
-            continue
-        new = _atze_key(key)
-        if new.startswith("head_hidden.") and value.dim() == 5:
-            value = value.flatten(1)  # (O, I, 1, 1, 1) -> (O, I)
-        out[new] = value
-    return out
+# ---- registered variants ----------------------------------------------------------------------
 
 
-def _create_movinet(variant: str, *, num_classes: int, frames: int, size: int, **kwargs) -> MoViNet:
-    del frames, size  # fully convolutional with global pooling
-    return MoViNet(num_classes=num_classes, **dict(MOVINET_CFGS[variant], **kwargs))
-
-
-_MOVINET_PRETRAINED = (
-    "no ImageNet weights exist; the study used Kinetics checkpoints (TF Hub, or the "
-    "Atze00/MoViNet-pytorch conversion of the base model, mapped by MoViNet.checkpoint_filter)"
-)
+def _movinet_init(variant: str) -> InitSpec:
+    return InitSpec(
+        dataset="Kinetics-600", method="direct",
+        sources=(f"movinet/{variant}/base/kinetics-600/classification",),
+        layouts=("Atze00/MoViNet-pytorch",),
+        notes="no ImageNet weights exist; the study used Kinetics checkpoints: TF Hub, or the "
+              "Atze00/MoViNet-pytorch conversion of the base model (the layout loaded here), "
+              "mapped by MoViNet.checkpoint_filter; 600-class classifier dropped",
+    )
 
 
 @register_model(ModelSpec(
-    name="movinet_a0", paper_name="MoViNet-A0", category="baseline", family="movinet",
-    mean=(0.0,) * 3, std=(1.0,) * 3, paper_params_m=2.7, pretrained=_MOVINET_PRETRAINED,
+    paper_name="MoViNet-A0", category="baseline", mean=(0.0,) * 3, std=(1.0,) * 3,
+    paper_params_m=2.7, init=_movinet_init("a0"),
 ))
 def movinet_a0(**kwargs) -> MoViNet:
-    return _create_movinet("a0", **kwargs)
+    # fully convolutional with global pooling: no frames/size
+    return MoViNet(**dict(MOVINET_CFGS["a0"], **kwargs))
 
 
 @register_model(ModelSpec(
-    name="movinet_a2", paper_name="MoViNet-A2", category="baseline", family="movinet",
-    mean=(0.0,) * 3, std=(1.0,) * 3, paper_params_m=4.8, pretrained=_MOVINET_PRETRAINED,
+    paper_name="MoViNet-A2", category="baseline", mean=(0.0,) * 3, std=(1.0,) * 3,
+    paper_params_m=4.8, init=_movinet_init("a2"),
 ))
 def movinet_a2(**kwargs) -> MoViNet:
-    return _create_movinet("a2", **kwargs)
+    return MoViNet(**dict(MOVINET_CFGS["a2"], **kwargs))

@@ -22,11 +22,12 @@ import torch
 import torch.nn as nn
 
 from ..layers import DropPath, Mlp, merge_heads, sdpa, split_heads
+from ..layers.classifier import NumClasses
 from ..layers.patch_embed import TubeletEmbed
 from ..layers.pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from ..layers.weight_init import init_transformer_weights
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 
 __all__ = ["MViT", "MultiScaleBlock", "MultiScaleAttention", "AttentionPool"]
 
@@ -141,7 +142,7 @@ class MViT(VideoModel):
     """Multiscale Vision Transformer v1 with a CLS token and separable position embeddings.
 
     Args:
-        num_classes: classifier width (0 = no classifier).
+        num_classes: classifier width (0 = no classifier), or a dict of named widths.
         frames: clip length the temporal position embedding is built for.
         size: frame side the spatial position embedding is built for.
         in_chans: input channels.
@@ -164,7 +165,7 @@ class MViT(VideoModel):
 
     def __init__(
         self,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         frames: int = 16,
         size: int = 224,
         in_chans: int = 3,
@@ -187,7 +188,6 @@ class MViT(VideoModel):
         super().__init__()
         dim_mul = {3: 2.0, 10: 2.0} if dim_mul is None else dim_mul
         stride_q = {3: (1, 2, 2), 10: (1, 2, 2)} if stride_q is None else stride_q
-        self.num_classes = num_classes
         self.in_chans = in_chans
         self.patch_embed = TubeletEmbed(patch_kernel, in_chans, embed_dim, patch_stride, patch_padding)
         # token grid of the built clip size (conv arithmetic)
@@ -211,10 +211,9 @@ class MViT(VideoModel):
             kv = tuple(max(a // b, 1) for a, b in zip(kv, sq))  # adaptive K/V stride
             self.blocks.append(MultiScaleBlock(dim, dim_out, heads, sq, kv, mlp_ratio, True,
                                                drop_rate, attn_drop_rate, dpr[i]))
-        self.num_features = dim
         self.norm = _norm(dim)
-        self.head_drop = nn.Dropout(head_drop_rate)
-        self.head = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.create_head(dim, num_classes, drop_rate=head_drop_rate,
+                         init_fn=init_transformer_weights)  # features are the CLS token
 
         self.apply(init_transformer_weights)
         for p in (self.cls_token, self.pos_embed_spatial, self.pos_embed_temporal, self.pos_embed_class):
@@ -247,14 +246,15 @@ class MViT(VideoModel):
 
 
 @register_model(ModelSpec(
-    name="mvit_s", paper_name="MViT-S", category="attention-only", family="mvit",
-    mean=(0.45,) * 3, std=(0.225,) * 3, paper_params_m=26.1,
+    paper_name="MViT-S", category="attention-only", mean=(0.45,) * 3, std=(0.225,) * 3,
+    paper_params_m=26.1,
     paper_params_source="MViT paper (Fan et al. 2021, Table 3c/4): the study's Table 4 has no "
                         "MViT-S figure",
-    pretrained="none: no public ImageNet (or Kinetics) weights exist for MViT-S (MViT paper "
-               "footnote); random init, trunc-normal(0.02) Linears and position embeddings",
+    init=InitSpec(dataset=None, method="scratch",
+                  notes="no public ImageNet (or Kinetics) weights exist for MViT-S (MViT paper "
+                        "footnote); trunc-normal(0.02) Linears and position embeddings"),
 ))
-def mvit_s(**kwargs) -> MViT:
+def mvit_s(*, frames: int = 16, size: int = 224, **kwargs) -> MViT:
     model_args = dict(embed_dim=128, depth=16, num_heads=1, patch_kernel=(3, 8, 8),
                       patch_stride=(2, 8, 8), patch_padding=(1, 3, 3), stride_kv=(1, 4, 4))
-    return MViT(**dict(model_args, **kwargs))
+    return MViT(frames=frames, size=size, **dict(model_args, **kwargs))

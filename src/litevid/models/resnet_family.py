@@ -9,24 +9,56 @@
   aggregation (MTA: depthwise temporal convs, initialised to identity / shift) in every block.
 
 All three fold time into the batch and use the TSN head: per-frame pooling, dropout, a per-frame
-linear layer and the mean of the per-frame logits (average consensus). Inputs follow ImageNet
-normalisation; the trunks load torchvision/timm ImageNet checkpoints by name (``backbone.`` prefix
-added by ``checkpoint_filter``).
+linear layer and the mean of the per-frame logits (average consensus; ``ClassifierHead`` with
+``consensus_dim=1``). Inputs follow ImageNet normalisation; the trunks load torchvision/timm
+ImageNet checkpoints by name (``backbone.`` prefix added by ``checkpoint_filter``).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..layers import TemporalShift, fold_frames, sdpa, unfold_frames
+from ..layers import fold_frames, sdpa, unfold_frames
+from ..layers.classifier import NumClasses
+from ..layers.weight_init import init_linear_normal
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 from ._weights import drop_keys
 from .resnet import ResNet, res2net50_trunk, resnet50_trunk
 
-__all__ = ["TSNModel", "NonLocalBlock", "MotionExcitation", "TemporalConvShift"]
+__all__ = ["TSNModel", "NonLocalBlock", "MotionExcitation", "TemporalConvShift", "TemporalShift",
+           "temporal_shift"]
+
+
+def temporal_shift(x: torch.Tensor, num_frames: int, shift_div: int = 8) -> torch.Tensor:
+    """TSM's shift: 1/``shift_div`` of the channels of a frame-folded ``(B*T, C, H, W)`` tensor
+    move one frame back, as many one frame forward; the ends are zero-filled.
+
+    Written with slicing and concatenation (no in-place writes) so autograd and mobile exports work.
+    """
+    NT, C, H, W = x.shape
+    x = x.reshape(NT // num_frames, num_frames, C, H, W)  # (B, T, C, H, W)
+    fold = C // shift_div
+    zeros = x.new_zeros(x.shape[0], 1, fold, H, W)
+    from_next = torch.cat([x[:, 1:, :fold], zeros], dim=1)  # channel group 1 takes frame t+1
+    from_prev = torch.cat([zeros, x[:, :-1, fold:2 * fold]], dim=1)  # group 2 takes frame t-1
+    out = torch.cat([from_next, from_prev, x[:, :, 2 * fold:]], dim=2)
+    return out.reshape(NT, C, H, W)
+
+
+class TemporalShift(nn.Module):
+    """``temporal_shift`` as a module, the ``temporal`` hook of TSM's bottlenecks."""
+
+    def __init__(self, shift_div: int = 8) -> None:
+        super().__init__()
+        self.shift_div = shift_div
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        return temporal_shift(x, num_frames, self.shift_div)
 
 
 class NonLocalBlock(nn.Module):
@@ -120,27 +152,20 @@ class TemporalConvShift(nn.Module):
 class TSNModel(VideoModel):
     """A 2D trunk applied per frame with the TSN average-consensus head."""
 
-    def __init__(self, backbone: ResNet, num_classes: int = 400, drop_rate: float = 0.5) -> None:
+    def __init__(
+        self, backbone: ResNet, num_classes: NumClasses = 400, drop_rate: float = 0.5
+    ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.num_classes = num_classes
-        self.num_features = backbone.num_features
-        self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-        if num_classes > 0:
-            nn.init.normal_(self.head.weight, std=0.001)  # TSM's new_fc init
-            nn.init.zeros_(self.head.bias)
+        # Per frame: spatial mean, dropout, linear; then the mean of the logits over T. The
+        # classifier starts as TSM's ``new_fc``: normal(0, 0.001), zero bias.
+        self.create_head(backbone.num_features, num_classes, pool=(3, 4), drop_rate=drop_rate,
+                         consensus_dim=1, init_fn=partial(init_linear_normal, std=0.001))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         T = x.shape[2]
         x = self.backbone(fold_frames(x), T)  # (B*T, 2048, h, w)
         return unfold_frames(x, T)  # (B, T, 2048, h, w)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x.mean((3, 4)))  # (B, T, 2048)
-        if pre_logits:
-            return x.mean(1)
-        return self.head(x).mean(1)  # per-frame logits, averaged over T
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """torchvision/timm ``resnet50`` / ``res2net50_26w_4s``, or a TSM-repo checkpoint."""
@@ -153,7 +178,10 @@ class TSNModel(VideoModel):
 
 # ---- builders and registered variants ---------------------------------------------------------
 
-_R50_INIT = "ImageNet-1K ResNet-50 (torchvision/timm `resnet50` keys, fc dropped), 2D per frame"
+
+def _r50_init(notes: str) -> InitSpec:
+    return InitSpec(dataset="ImageNet-1K", method="per-frame", sources=("resnet50",),
+                    layouts=("torchvision", "timm"), notes=f"fc dropped; {notes}")
 
 
 def _nl_blocks(scaled: bool = False) -> dict[str, nn.Module]:
@@ -165,31 +193,34 @@ def _nl_blocks(scaled: bool = False) -> dict[str, nn.Module]:
 
 
 @register_model(ModelSpec(
-    name="tsm_r50", paper_name="TSM-R50", category="baseline", family="resnet_family",
-    paper_params_m=24.3, pretrained=_R50_INIT + "; the shift adds no parameters",
+    paper_name="TSM-R50", category="baseline", paper_params_m=24.3,
+    init=_r50_init("the shift adds no parameters"),
 ))
-def tsm_r50(*, num_classes: int = 400, drop_rate: float = 0.5, shift_div: int = 8,
-            frames: int = 16, size: int = 224) -> TSNModel:
+def tsm_r50(
+    *, num_classes: NumClasses = 400, drop_rate: float = 0.5, shift_div: int = 8
+) -> TSNModel:
     trunk = resnet50_trunk(temporal_factory=lambda: TemporalShift(shift_div))
     return TSNModel(trunk, num_classes, drop_rate)
 
 
 @register_model(ModelSpec(
-    name="nl_r50", paper_name="NL-R50", category="standalone-attention", family="resnet_family",
-    paper_params_m=31.7, pretrained=_R50_INIT + "; the 5 non-local blocks are new (output BN = 0)",
+    paper_name="NL-R50", category="standalone-attention", paper_params_m=31.7,
+    init=_r50_init("the 5 non-local blocks are new (output BN = 0)"),
 ))
-def nl_r50(*, num_classes: int = 400, drop_rate: float = 0.5, nl_scaled: bool = False,
-           frames: int = 16, size: int = 224) -> TSNModel:
+def nl_r50(
+    *, num_classes: NumClasses = 400, drop_rate: float = 0.5, nl_scaled: bool = False
+) -> TSNModel:
     return TSNModel(resnet50_trunk(extra_blocks=_nl_blocks(nl_scaled)), num_classes, drop_rate)
 
 
 @register_model(ModelSpec(
-    name="tea_r50", paper_name="TEA-R50", category="standalone-attention", family="resnet_family",
-    paper_params_m=24.9,
-    pretrained="ImageNet-1K Res2Net-50 26w4s (timm `res2net50_26w_4s` / official keys, fc "
-               "dropped); ME and temporal shift convs are new (identity / shift init)",
+    paper_name="TEA-R50", category="standalone-attention", paper_params_m=24.9,
+    init=InitSpec(dataset="ImageNet-1K", method="per-frame", sources=("res2net50_26w_4s",),
+                  layouts=("timm", "official Res2Net"),
+                  notes="Res2Net-50 26w4s, fc dropped; ME and temporal shift convs are new "
+                        "(identity / shift init)"),
 ))
-def tea_r50(*, num_classes: int = 400, drop_rate: float = 0.5, frames: int = 16, size: int = 224) -> TSNModel:
+def tea_r50(*, num_classes: NumClasses = 400, drop_rate: float = 0.5) -> TSNModel:
     trunk = res2net50_trunk(
         me_layer=MotionExcitation,
         shift_layer=lambda width, i: TemporalConvShift(width, "shift" if i == 3 else "fixed"),

@@ -21,11 +21,12 @@ import torch
 import torch.nn as nn
 
 from ..layers import Attention, DropPath, Mlp
+from ..layers.classifier import NumClasses
 from ..layers.patch_embed import PatchEmbed
 from ..layers.pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from ..layers.weight_init import init_transformer_weights
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 from ._weights import drop_keys
 
 __all__ = ["TimeSformer", "DividedBlock"]
@@ -85,7 +86,7 @@ class TimeSformer(VideoModel):
     """ViT with divided space-time attention over per-frame patch tokens.
 
     Args:
-        num_classes: classifier width (0 = no classifier).
+        num_classes: classifier width (0 = no classifier), or a dict of named widths.
         frames: clip length T the time embedding is built for.
         size: frame side the position embedding is built for.
         patch_size: ViT patch side.
@@ -101,7 +102,7 @@ class TimeSformer(VideoModel):
 
     def __init__(
         self,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         frames: int = 16,
         size: int = 224,
         patch_size: int = 16,
@@ -115,8 +116,6 @@ class TimeSformer(VideoModel):
         drop_path_rate: float = 0.1,
     ) -> None:
         super().__init__()
-        self.num_classes = num_classes
-        self.num_features = embed_dim
         self.in_chans = in_chans
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
         self.grid = self.patch_embed.grid(size, size)
@@ -130,8 +129,8 @@ class TimeSformer(VideoModel):
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.create_head(embed_dim, num_classes, drop_rate=drop_rate,
+                         init_fn=init_transformer_weights)  # features are the CLS token
 
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -188,12 +187,13 @@ class TimeSformer(VideoModel):
 
 
 @register_model(ModelSpec(
-    name="timesformer", paper_name="TimeSformer", category="attention-only", family="timesformer",
-    paper_params_m=121.0,
-    pretrained="ImageNet-1K DeiT-base (timm/official `deit_base_patch16_224` keys): ViT keys as is, "
-               "attn/norm1 copied to temporal_attn/temporal_norm1, temporal_fc and time_embed zero, "
-               "pos_embed resized to the patch grid, head dropped",
+    paper_name="TimeSformer", category="attention-only", paper_params_m=121.0,
+    init=InitSpec(dataset="ImageNet-1K", method="temporal-copy", sources=("deit_base_patch16_224",),
+                  layouts=("timm", "official DeiT"),
+                  notes="DeiT-base; ViT keys as is, attn/norm1 copied to temporal_attn/"
+                        "temporal_norm1, temporal_fc and time_embed zero, pos_embed resized to the "
+                        "patch grid, head dropped"),
 ))
-def timesformer(**kwargs) -> TimeSformer:
+def timesformer(*, frames: int = 16, size: int = 224, **kwargs) -> TimeSformer:
     model_args = dict(patch_size=16, embed_dim=768, depth=12, num_heads=12)
-    return TimeSformer(**dict(model_args, **kwargs))
+    return TimeSformer(frames=frames, size=size, **dict(model_args, **kwargs))

@@ -27,10 +27,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..layers import DropPath, Mlp, sdpa
+from ..layers.classifier import NumClasses
 from ..layers.patch_embed import TubeletEmbed
 from ..layers.weight_init import init_transformer_weights
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 from ._weights import drop_keys, inflate_conv2d_weight, strip_prefix
 
 __all__ = [
@@ -245,7 +246,7 @@ class SwinTransformer3D(VideoModel):
     """Video Swin Transformer with mmaction2's I3D head.
 
     Args:
-        num_classes: classifier width (0 = no classifier).
+        num_classes: classifier width (0 = no classifier), or a dict of named widths.
         in_chans: input channels.
         patch_size: tubelet ``(t, h, w)``.
         embed_dim: width of stage 1 (doubles per stage).
@@ -257,13 +258,14 @@ class SwinTransformer3D(VideoModel):
         attn_drop_rate: attention dropout.
         drop_path_rate: stochastic depth of the last block (linear from 0).
         head_drop_rate: dropout before the classifier (mmaction2: 0.5).
-        frames: unused (the architecture does not depend on T); accepted for the registry.
-        size: unused (relative position biases are recomputed from the input's shape).
+
+    The architecture depends on neither clip length nor frame size (windows shrink and relative
+    position biases are recomputed from the input's shape), so it takes no ``frames``/``size``.
     """
 
     def __init__(
         self,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         in_chans: int = 3,
         patch_size: Size3 = (2, 4, 4),
         embed_dim: int = 96,
@@ -275,15 +277,12 @@ class SwinTransformer3D(VideoModel):
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.1,
         head_drop_rate: float = 0.5,
-        frames: int = 16,
-        size: int = 224,
     ) -> None:
         super().__init__()
-        self.num_classes = num_classes
         self.in_chans = in_chans
         self.patch_size = tuple(patch_size)
         self.window = tuple(window)
-        self.num_features = embed_dim * 2 ** (len(depths) - 1)
+        num_features = embed_dim * 2 ** (len(depths) - 1)
         self.patch_embed = TubeletEmbed(patch_size, in_chans, embed_dim, pad_to_stride=True,
                                         norm_layer=nn.LayerNorm)
         self.pos_drop = nn.Dropout(drop_rate)
@@ -295,9 +294,10 @@ class SwinTransformer3D(VideoModel):
             self.layers.append(SwinStage(
                 embed_dim * 2 ** i, depth, heads, self.window, mlp_ratio, drop_rate,
                 attn_drop_rate, dpr[start:start + depth], downsample=i < len(depths) - 1))
-        self.norm = nn.LayerNorm(self.num_features)
-        self.head_drop = nn.Dropout(head_drop_rate)
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.norm = nn.LayerNorm(num_features)
+        # mmaction2's I3D head: global average over (T, H, W) of the (B, T, H, W, C) grid
+        self.create_head(num_features, num_classes, pool=(1, 2, 3), drop_rate=head_drop_rate,
+                         init_fn=init_transformer_weights)
         self.apply(init_transformer_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -306,9 +306,6 @@ class SwinTransformer3D(VideoModel):
         for layer in self.layers:
             x = layer(x)
         return self.norm(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return super().forward_head(x.mean(dim=(1, 2, 3)), pre_logits)  # average over (T, H, W)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Inflate a 2D Swin-T ImageNet checkpoint (Microsoft or timm layout) into Video Swin.
@@ -363,12 +360,14 @@ def _resize_2d_bias_table(table: torch.Tensor, new: tuple[int, int]) -> torch.Te
 
 
 @register_model(ModelSpec(
-    name="swin_t", paper_name="Swin-T", category="attention-only", family="video_swin",
-    paper_params_m=28.0,
-    pretrained="ImageNet-1K Swin-T (Microsoft `swin_tiny_patch4_window7_224.pth` keys, or timm "
-               ">= 0.9 layout remapped): patch kernel repeated over t=2 and /2, relative position "
-               "bias tables (169, heads) tiled over time to (2535, heads), index/mask buffers and "
-               "head dropped",
+    paper_name="Swin-T", category="attention-only", paper_params_m=28.0,
+    init=InitSpec(dataset="ImageNet-1K", method="tubelet-inflation",
+                  sources=("swin_tiny_patch4_window7_224.pth",),
+                  layouts=("microsoft-swin", "timm", "mmaction2"),
+                  notes="Swin-T; timm >= 0.9 layout remapped, mmaction2 Video Swin files loaded "
+                        "as they are; patch kernel repeated over t=2 and /2, relative position "
+                        "bias tables (169, heads) tiled over time to (2535, heads), index/mask "
+                        "buffers and head dropped"),
 ))
 def swin_t(**kwargs) -> SwinTransformer3D:
     model_args = dict(patch_size=(2, 4, 4), embed_dim=96, depths=(2, 2, 6, 2),

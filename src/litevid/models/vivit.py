@@ -17,11 +17,12 @@ import torch
 import torch.nn as nn
 
 from ..layers import Block
+from ..layers.classifier import NumClasses
 from ..layers.patch_embed import PatchEmbed
 from ..layers.pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from ..layers.weight_init import init_transformer_weights
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 from ._weights import drop_keys
 
 __all__ = ["ViViTFE", "FrameViT"]
@@ -81,7 +82,7 @@ class ViViTFE(VideoModel):
     """Factorised encoder: per-frame DeiT (``spatial``) -> temporal transformer -> linear head.
 
     Args:
-        num_classes: classifier width (0 = no classifier).
+        num_classes: classifier width (0 = no classifier), or a dict of named widths.
         frames: clip length the temporal position embedding is built for.
         size: frame side the spatial position embedding is built for.
         patch_size: ViT patch side.
@@ -99,7 +100,7 @@ class ViViTFE(VideoModel):
 
     def __init__(
         self,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         frames: int = 16,
         size: int = 224,
         patch_size: int = 16,
@@ -115,8 +116,6 @@ class ViViTFE(VideoModel):
         head_drop_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        self.num_classes = num_classes
-        self.num_features = embed_dim
         self.in_chans = in_chans
         n = depth + temporal_depth
         dpr = [drop_path_rate * i / max(n - 1, 1) for i in range(n)]
@@ -131,8 +130,8 @@ class ViViTFE(VideoModel):
             for i in range(temporal_depth)
         )
         self.temporal_norm = _norm(embed_dim)
-        self.head_drop = nn.Dropout(head_drop_rate)
-        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.create_head(embed_dim, num_classes, drop_rate=head_drop_rate,
+                         init_fn=init_transformer_weights)  # features are the temporal CLS token
 
         self.apply(init_transformer_weights)
         for p in (self.spatial.cls_token, self.spatial.pos_embed, self.temporal_cls, self.temporal_pos):
@@ -177,12 +176,12 @@ class ViViTFE(VideoModel):
 
 
 @register_model(ModelSpec(
-    name="vivit_fe", paper_name="ViViT-FE", category="attention-only", family="vivit",
-    paper_params_m=25.4,
-    pretrained="ImageNet-1K DeiT-small (timm/official `deit_small_patch16_224` keys) into the "
-               "spatial encoder under `spatial.` (pos_embed resized, head dropped); the 2-layer "
-               "temporal encoder is new (trunc-normal 0.02)",
+    paper_name="ViViT-FE", category="attention-only", paper_params_m=25.4,
+    init=InitSpec(dataset="ImageNet-1K", method="per-frame", sources=("deit_small_patch16_224",),
+                  layouts=("timm", "official DeiT"),
+                  notes="DeiT-small into the spatial encoder under `spatial.` (pos_embed resized, "
+                        "head dropped); the 2-layer temporal encoder is new (trunc-normal 0.02)"),
 ))
-def vivit_fe(**kwargs) -> ViViTFE:
+def vivit_fe(*, frames: int = 16, size: int = 224, **kwargs) -> ViViTFE:
     model_args = dict(patch_size=16, embed_dim=384, depth=12, temporal_depth=2, num_heads=6)
-    return ViViTFE(**dict(model_args, **kwargs))
+    return ViViTFE(frames=frames, size=size, **dict(model_args, **kwargs))

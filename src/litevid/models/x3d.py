@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import math
 import re
+from functools import partial
 
 import torch
 import torch.nn as nn
 
+from ..layers.classifier import NumClasses
 from ..layers.conv_norm_act import ConvNormAct
 from ..layers.squeeze_excite import SqueezeExcite
-from ..layers.weight_init import init_cnn_weights
+from ..layers.weight_init import init_cnn_weights, init_linear_normal
 from ._base import VideoModel
-from ._registry import ModelSpec, register_model
+from ._registry import InitSpec, ModelSpec, register_model
 
 __all__ = ["X3D", "X3DBlock", "x3d_xs"]
 
@@ -66,7 +68,7 @@ class X3D(VideoModel):
     """X3D: a stem of separable convs, four residual stages, a projected-pool head.
 
     Args:
-        num_classes: classifier width (0 = no classifier).
+        num_classes: classifier width (0 = no classifier), or a dict of named widths.
         width_factor: channel expansion of the stem and stages (XS/S/M: 2.0).
         depth_factor: block-count expansion (XS/S/M: 2.2).
         bottleneck_factor: inner width of a block relative to its output (2.25).
@@ -79,7 +81,7 @@ class X3D(VideoModel):
 
     def __init__(
         self,
-        num_classes: int = 400,
+        num_classes: NumClasses = 400,
         *,
         width_factor: float = 2.0,
         depth_factor: float = 2.2,
@@ -91,7 +93,7 @@ class X3D(VideoModel):
         in_chans: int = 3,
     ) -> None:
         super().__init__()
-        self.num_classes, self.in_chans, self.num_features = num_classes, in_chans, head_dim
+        self.in_chans = in_chans
         base = 12
         stem_chs = round_width(base, width_factor)
         # Stem: spatial (1,3,3) stride (1,2,2), then a depthwise temporal (kt,1,1) conv, BN, ReLU.
@@ -120,8 +122,8 @@ class X3D(VideoModel):
         self.head_pre = ConvNormAct(cin, inner, 1, dims=3, act_layer=nn.ReLU)
         self.head_post = nn.Conv3d(inner, head_dim, 1, bias=False)  # after the pool, then ReLU
         self.head_act = nn.ReLU(inplace=True)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(head_dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.create_head(head_dim, num_classes, drop_rate=drop_rate,
+                         init_fn=partial(init_linear_normal, std=0.01))
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -130,27 +132,29 @@ class X3D(VideoModel):
         for m in self.modules():
             if isinstance(m, X3DBlock):
                 nn.init.zeros_(m.conv_c[1].weight)
-        if isinstance(self.head, nn.Linear):
-            nn.init.normal_(self.head.weight, std=0.01)
-            nn.init.zeros_(self.head.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stem
         x = s.act(s.bn(s.conv_t(s.conv_xy(x))))  # (B, 24, T, H/2, W/2)
         return self.stages(x)  # (B, 192, T, H/32, W/32)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(
+        self, x: torch.Tensor, pre_logits: bool = False
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
         x = self.head_pre(x).mean((2, 3, 4), keepdim=True)  # (B, 432, 1, 1, 1)
         x = self.head_act(self.head_post(x)).flatten(1)  # (B, 2048)
         return super().forward_head(x, pre_logits)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """pytorchvideo ``X3D_XS.pyth`` keys -> ours (see ``x3d_checkpoint_filter``).
+        """pytorchvideo ``X3D_XS.pyth`` (Kinetics-400) keys -> ours; the K400 classifier is dropped.
 
-        pytorchvideo has no BN on a shortcut that keeps the width (stage 1); it is filled in as an
-        exact identity (running_var = 1 - eps) so every tensor loads and outputs match.
+        Keys already in our layout pass through; unknown keys pass through too, so the load report
+        lists them as unexpected. pytorchvideo has no BN on a shortcut that keeps the width (stage
+        1); it is filled in as an exact identity (running_var = 1 - eps) so every tensor loads and
+        outputs match.
         """
-        state = x3d_checkpoint_filter(state_dict)
+        state = {_ptv_key(k): v for k, v in state_dict.items()
+                 if not k.startswith(("blocks.5.proj.", "head."))}
         for i, stage in enumerate(self.stages):
             prefix = f"stages.{i}.0.shortcut."
             bn = stage[0].shortcut[1] if len(stage[0].shortcut) > 1 else None
@@ -193,27 +197,14 @@ def _ptv_key(key: str) -> str:
     return f"{_PTV_TOP[module]}.{leaf}" if module in _PTV_TOP else key
 
 
-def x3d_checkpoint_filter(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """pytorchvideo ``X3D_XS.pyth`` (Kinetics-400) keys -> ours; the K400 classifier is dropped.
-
-    Keys already in our layout pass through; unknown keys pass through too, so the load report
-    lists them as unexpected.
-    """
-    return {_ptv_key(k): v for k, v in state_dict.items()
-            if not k.startswith(("blocks.5.proj.", "head."))}
-
-
-def _create_x3d(*, num_classes: int, frames: int, size: int, **kwargs) -> X3D:
-    del frames, size  # adaptive head pooling: the network does not depend on the clip shape
-    return X3D(num_classes=num_classes, **kwargs)
-
-
 @register_model(ModelSpec(
-    name="x3d_xs", paper_name="X3D-XS", category="baseline", family="x3d",
-    mean=(0.45,) * 3, std=(0.225,) * 3, paper_params_m=3.8,
-    pretrained="no ImageNet weights exist; the study used the Kinetics-400 checkpoint "
-               "(pytorchvideo X3D_XS.pyth layout, mapped by X3D.checkpoint_filter)",
+    paper_name="X3D-XS", category="baseline", mean=(0.45,) * 3, std=(0.225,) * 3,
+    paper_params_m=3.8,
+    init=InitSpec(dataset="Kinetics-400", method="direct", sources=("X3D_XS.pyth",),
+                  layouts=("pytorchvideo",),
+                  notes="no ImageNet weights exist; mapped by X3D.checkpoint_filter"),
 ))
 def x3d_xs(**kwargs) -> X3D:
+    # adaptive head pooling: the network does not depend on the clip shape (no frames/size)
     model_args = dict(width_factor=2.0, depth_factor=2.2, bottleneck_factor=2.25, se_ratio=0.0625)
-    return _create_x3d(**dict(model_args, **kwargs))
+    return X3D(**dict(model_args, **kwargs))
