@@ -22,7 +22,7 @@ from litevid.bench import timing
 from litevid.bench.config import PAPER_BATCH, BenchConfig
 from litevid.bench.modes import PreparedStep, prepare_step
 from litevid.bench.runner import Job, fit_batch, is_oom, run_job
-from litevid.bench.stats import percentile, summarize
+from litevid.results.stats import percentile, summarize
 from litevid.cli import main
 
 TINY_MODULE = "_litevid_bench_tiny_models"
@@ -33,15 +33,15 @@ TINY_SOURCE = textwrap.dedent('''
     import torch
     import torch.nn as nn
 
-    from litevid.models import ModelSpec, VideoModel, register_model
+    from litevid.models import InitSpec, ModelSpec, VideoModel, register_model
 
 
     class TinyNet(VideoModel):
-        def __init__(self, num_classes=400, frames=4, size=64, width=8, fail=None):
+        def __init__(self, num_classes=400, width=8, fail=None):
             super().__init__()
-            self.num_classes, self.num_features, self.fail = num_classes, width, fail
+            self.fail = fail
             self.stem = nn.Conv3d(3, width, 3, stride=(1, 2, 2), padding=1)
-            self.head = nn.Linear(width, num_classes)
+            self.create_head(width, num_classes)
 
         def forward_features(self, x):
             if self.fail == "boom":
@@ -52,31 +52,28 @@ TINY_SOURCE = textwrap.dedent('''
                 os._exit(3)
             return torch.relu(self.stem(x)).mean(dim=(2, 3, 4))  # (B, width)
 
-        def forward_head(self, x, pre_logits=False):
-            return x if pre_logits else self.head(x)
+
+    def _spec():
+        return ModelSpec(paper_name="tiny", category="baseline", frames=4, size=64,
+                         init=InitSpec(dataset=None, method="scratch"))
 
 
-    def _spec(name):
-        return ModelSpec(name=name, paper_name=name, category="baseline", family="test",
-                         frames=4, size=64)
-
-
-    @register_model(_spec("_tiny_test_net"))
+    @register_model(_spec())
     def _tiny_test_net(**kwargs):
         return TinyNet(**kwargs)
 
 
-    @register_model(_spec("_tiny_test_boom"))
+    @register_model(_spec())
     def _tiny_test_boom(**kwargs):
         return TinyNet(fail="boom", **kwargs)
 
 
-    @register_model(_spec("_tiny_test_oom_gt3"))
+    @register_model(_spec())
     def _tiny_test_oom_gt3(**kwargs):
         return TinyNet(fail="oom_gt3", **kwargs)
 
 
-    @register_model(_spec("_tiny_test_exit"))
+    @register_model(_spec())
     def _tiny_test_exit(**kwargs):
         return TinyNet(fail="exit", **kwargs)
 ''')
@@ -103,11 +100,36 @@ def tiny_dir(tmp_path_factory):
             _registry._REGISTRY.pop(name, None)
 
 
-def _job(**kw) -> Job:
-    base = dict(model="_tiny_test_net", mode="single", batch_size=1, device="cpu", warmup=1,
-                min_iters=3, max_iters=3, min_seconds=0.0, memory_iters=1, isolated=False)
-    base.update(kw)
-    return Job(**base)
+def _job(model: str = "_tiny_test_net", mode: str = "single", batch_size: int = 1,
+         **config) -> Job:
+    """A job on the CPU, in process, with 1 warm-up and exactly 3 timed runs unless overridden."""
+    base = dict(device="cpu", warmup=1, iters=3, max_iters=3, min_seconds=0.0, memory_iters=1,
+                in_process=True)
+    cfg = BenchConfig(**{**base, **config}).resolved("cpu")
+    return Job(model=model, mode=mode, batch_size=batch_size, device="cpu", config=cfg)
+
+
+def test_flags_are_generated_from_the_config_fields():
+    """Each BenchConfig field is one flag with the field's help; unset flags keep defaults."""
+    import argparse
+    import dataclasses
+
+    from litevid.utils.config import add_arguments, from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, BenchConfig)
+    dests = {a.dest: a for a in parser._actions if a.dest != "help"}
+    assert set(dests) == {f.name for f in dataclasses.fields(BenchConfig)}
+    for f in dataclasses.fields(BenchConfig):
+        assert dests[f.name].help.startswith(f.metadata["help"][:20])
+    assert "--import" in dests["import_modules"].option_strings
+    assert from_args(BenchConfig, parser.parse_args([])) == BenchConfig()
+    cfg = from_args(BenchConfig, parser.parse_args(
+        ["--frames", "8", "--min-seconds", "0.5", "--channels-last", "--import", "a,b"]))
+    assert (cfg.frames, cfg.min_seconds, cfg.channels_last, cfg.import_modules) == \
+        (8, 0.5, True, "a,b")
+    with pytest.raises(SystemExit):  # choices come from the field too
+        parser.parse_args(["--precision", "fp8"])
 
 
 # ---- statistics ---------------------------------------------------------------------------------
@@ -247,18 +269,18 @@ def _failing_factory(exc: BaseException, when: str = "step"):
 
 def test_simulated_oom_gives_oom_row(tiny_dir):
     row = run_job(_job(), step_factory=_failing_factory(torch.OutOfMemoryError("CUDA out of memory")))
-    assert row["status"] == "oom"
-    assert row["model"] == "_tiny_test_net" and row["mode"] == "single"
-    assert row.get("median_ms") is None and row.get("samples_ms") is None
-    assert row["device_name"] and row["torch_version"] == torch.__version__
+    assert row.status == "oom"
+    assert row.model == "_tiny_test_net" and row.mode == "single"
+    assert row.median_ms is None and row.samples_ms is None
+    assert row.device_name and row.torch_version == torch.__version__
 
 
 def test_exception_gives_error_row(tiny_dir):
     row = run_job(_job(mode="train", batch_size=2),
                   step_factory=_failing_factory(ValueError("bad shape\nsecond line")))
-    assert row["status"] == "error: ValueError: bad shape"
+    assert row.status == "error: ValueError: bad shape"
     row = run_job(_job(), step_factory=_failing_factory(KeyError("x"), when="prepare"))
-    assert row["status"].startswith("error: KeyError")
+    assert row.status.startswith("error: KeyError")
 
 
 def test_is_oom_recognises_allocator_messages():
@@ -302,24 +324,24 @@ def test_fit_batch_search():
 
 def test_run_job_ok_and_fit_batch_recorded(tiny_dir):
     row = run_job(_job(model="_tiny_test_oom_gt3", mode="batch", batch_size=8, fit_batch=True))
-    assert row["status"] == "ok"
-    assert (row["batch"], row["requested_batch"]) == (3, 8)  # explicit, never silent
+    assert row.status == "ok"
+    assert (row.batch, row.requested_batch) == (3, 8)  # explicit, never silent
     row = run_job(_job(model="_tiny_test_oom_gt3", mode="batch", batch_size=8))
-    assert row["status"] == "oom" and row["batch"] == 8  # without --fit-batch: an oom row
+    assert row.status == "oom" and row.batch == 8  # without --fit-batch: an oom row
     row = run_job(_job(mode="train", batch_size=2))
-    assert row["status"] == "ok", row["status"]
-    assert row["n"] == 3 and len(row["samples_ms"]) == 3
-    assert row["median_ms"] == pytest.approx(summarize(row["samples_ms"]).median)
-    assert row["input_shape"] == "3x4x64x64" and row["gflops"] > 0
-    assert row["tflops"] == pytest.approx(row["gflops"] / row["median_ms"])
+    assert row.status == "ok", row.status
+    assert row.n == 3 and len(row.samples_ms) == 3
+    assert row.median_ms == pytest.approx(summarize(row.samples_ms).median)
+    assert row.input_shape == "3x4x64x64" and row.gflops > 0
+    assert row.tflops == pytest.approx(row.gflops / row.median_ms)
     # train FLOPs (forward + backward) exceed forward-only FLOPs at the same batch
     fwd = run_job(_job(mode="batch", batch_size=2))
-    assert row["gflops"] > 1.5 * fwd["gflops"]
-    assert row["peak_mem_bytes"] > 0 and row["mem_kind"].startswith("cpu: peak RSS")
+    assert row.gflops > 1.5 * fwd.gflops
+    assert row.peak_mem_bytes > 0 and row.mem_kind.startswith("cpu: peak RSS")
     # recorded axes: autocast precision and channels-last run and are written into the row
     row = run_job(_job(mode="train", batch_size=2, precision="amp-bf16", channels_last=True))
-    assert row["status"] == "ok", row["status"]
-    assert (row["precision"], row["channels_last"]) == ("amp-bf16", 1)
+    assert row.status == "ok", row.status
+    assert (row.precision, row.channels_last) == ("amp-bf16", 1)
 
 
 # ---- memory -------------------------------------------------------------------------------------
@@ -356,6 +378,12 @@ def test_cli_in_process_tiny_models(tiny_dir, tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "_tiny_test_net" in out and "median ms" in out
+    # stdout is not a terminal here: one plain line per finished job, in order, before the table
+    lines = [ln for ln in out.splitlines() if ln.startswith("[")]
+    assert [ln.split(":")[0] for ln in lines] == [
+        "[1/4] _tiny_test_net single b1", "[2/4] _tiny_test_net train b8",
+        "[3/4] _tiny_test_boom single b1", "[4/4] _tiny_test_boom train b8"]
+    assert "ms median, n=3" in lines[0] and "error: RuntimeError: boom" in lines[2]
     rows = _rows(db)
     assert [(r["model"], r["mode"]) for r in rows] == [
         ("_tiny_test_net", "single"), ("_tiny_test_net", "train"),

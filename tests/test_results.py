@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -18,7 +19,8 @@ import litevid.results as results_pkg
 from litevid.cli import main
 from litevid.results import ResultStore, cross_device_average, latest_ok, relative_latency
 from litevid.results.export import export_rows
-from litevid.results.store import SCHEMA_VERSION
+from litevid.results.measurement import Measurement, sql_columns
+from litevid.results.store import COLUMN_NAMES, JSON_COLUMNS, SCHEMA_VERSION
 
 
 def _row(model="m1", mode="single", device="GPU-A", median=10.0, **kw):
@@ -55,6 +57,57 @@ def test_store_round_trip_and_schema(tmp_path):
             list(ro.rows(nonsense=1))
     with ResultStore(db) as store, pytest.raises(ValueError, match="unknown result column"):
         store.insert({**_row(), "typo_ms": 1.0})
+
+
+# The measurements table exactly as schema version 1 (litevid 0.1.0) created it.
+_V1_SQL = """CREATE TABLE measurements (id INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL, model TEXT NOT NULL, mode TEXT NOT NULL, batch INTEGER,
+  requested_batch INTEGER, frames INTEGER, size INTEGER, input_shape TEXT, precision TEXT,
+  channels_last INTEGER, compile INTEGER, device_type TEXT, device_name TEXT, cpu_model TEXT,
+  hostname TEXT, torch_version TEXT, cuda_version TEXT, cudnn_version TEXT, num_threads INTEGER,
+  litevid_version TEXT, git_rev TEXT, status TEXT NOT NULL, n INTEGER, mean_ms REAL,
+  median_ms REAL, p90_ms REAL, p99_ms REAL, std_ms REAL, iqr_ms REAL, cv REAL, min_ms REAL,
+  max_ms REAL, timed_s REAL, timer TEXT, compile_s REAL, gflops REAL, tflops REAL,
+  peak_mem_bytes INTEGER, mem_kind TEXT, mem_detail TEXT, samples_ms TEXT, settings TEXT,
+  env TEXT)"""
+
+
+def test_old_store_is_upgraded_on_open(tmp_path):
+    """A version-1 file keeps its rows and gains what later versions added; readonly refuses it."""
+    db = tmp_path / "v1.db"
+    con = sqlite3.connect(db)
+    con.execute(_V1_SQL)
+    con.execute("INSERT INTO measurements (uid, created_at, model, mode, status, median_ms, "
+                "samples_ms) VALUES ('a' , '2025-01-01', 'old', 'single', 'ok', 5.0, '[5.0]')")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="migrate"):
+        ResultStore(db, readonly=True)
+    with ResultStore(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        store.insert(Measurement(model="new", mode="loader", median_ms=2.0,
+                                 breakdown_ms={"decode": 1.5, "transform": 0.5}))
+        old, new = store.rows()
+    assert old["model"] == "old" and old["samples_ms"] == [5.0] and old["breakdown_ms"] is None
+    assert new["breakdown_ms"] == {"decode": 1.5, "transform": 0.5}
+    cols = [r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(measurements)")]
+    assert set(cols) == {"id", *COLUMN_NAMES}
+
+
+def test_columns_are_generated_from_the_row_type():
+    """One declaration per column: the dataclass fields are the table's columns, typed."""
+    names = [f.name for f in dataclasses.fields(Measurement)]
+    assert list(COLUMN_NAMES) == names
+    decl = {name: d for name, d, _ in sql_columns(Measurement)}
+    assert decl["uid"] == "TEXT NOT NULL UNIQUE" and decl["mode"] == "TEXT NOT NULL"
+    assert decl["median_ms"] == "REAL" and decl["batch"] == "INTEGER"
+    assert decl["channels_last"] == "INTEGER"  # bool, stored 0/1
+    assert set(JSON_COLUMNS) == {"settings", "env", "mem_detail", "samples_ms", "breakdown_ms"}
+    m = Measurement(model="m", mode="single")
+    assert Measurement.from_dict(m.to_dict()) == m
+    with pytest.raises(ValueError, match="typo_ms"):
+        Measurement.from_dict({**m.to_dict(), "typo_ms": 1.0})
 
 
 def test_store_refuses_newer_schema_and_foreign_files(tmp_path):

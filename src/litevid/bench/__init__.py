@@ -2,7 +2,7 @@
 
 from .config import BenchConfig
 from .flops import FlopCount, count_flops
-from .stats import LatencyStats, summarize
+from ..results.stats import LatencyStats, summarize
 from .timing import StopRule
 
 __all__ = ["BenchConfig", "FlopCount", "LatencyStats", "StopRule", "count_flops", "summarize"]

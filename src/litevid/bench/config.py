@@ -1,20 +1,23 @@
 """The benchmark's run configuration: one flat, typed dataclass whose defaults work.
 
-``litevid bench`` flags override fields; ``None`` / ``"auto"`` mean "the default for the device",
-filled in by ``BenchConfig.resolved``. The resolved configuration is stored with every row.
+Each field carries its help text and default; ``litevid bench``'s flags are generated from the
+fields (``utils.config``). ``None`` / ``"auto"`` mean "the default for the device", filled in by
+``BenchConfig.resolved``. The resolved configuration is stored with every row.
 
 Defaults:
 
 - CUDA / MPS: the study's protocol (section 3.2): all three modes, mixed precision (fp16 autocast)
   on CUDA, batch 8 / 32 / 1, 10 warm-up runs, exactly 100 timed runs.
-- CPU: ``single`` mode only, fp32, 2 warm-up runs and adaptive iterations (at least 5 samples
-  and 3 s, at most 100), so all 13 models at 16x224x224 finish in about 10 minutes on 2 cores.
+- CPU: ``single`` mode only, fp32, 2 warm-up runs and adaptive iterations (at least 10 samples
+  and 10 s, at most 100), so all 13 models at 16x224x224 finish in about 6 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+
+from ..utils.config import option
 
 __all__ = ["BenchConfig", "MODES", "PAPER_BATCH", "PRECISIONS"]
 
@@ -26,60 +29,44 @@ PAPER_BATCH = {"train": 8, "batch": 32, "single": 1}
 
 @dataclass
 class BenchConfig:
-    """Settings of one ``litevid bench`` run.
+    """Settings of one ``litevid bench`` run; each field is also a command-line flag."""
 
-    Attributes:
-        models: comma-separated registry names, shell patterns (``vtn_*``) or ``all``.
-        modes: comma-separated subset of ``train,batch,single``; ``auto`` = all three on an
-            accelerator, ``single`` on CPU.
-        device: ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        frames: clip length T; None = each model's spec (16 for the study's models).
-        size: frame size H = W; None = each model's spec (224).
-        batch_size: one batch size for every mode; None = the paper's (train 8, batch 32, single 1).
-        warmup: untimed runs before timing; None = 10 on an accelerator, 2 on CPU.
-        iters: minimum timed runs; None = 100 on an accelerator, 10 on CPU.
-        max_iters: maximum timed runs; None = max(iters, 100).
-        min_seconds: minimum duration of the timed loop; None = 0 on an accelerator (exactly
-            ``iters`` runs, the paper's protocol), 10 s on CPU (all 13 models in about 6 minutes
-            on 2 cores, with enough samples for stable percentiles).
-        memory_iters: steps in the separate memory pass; None = 3 on an accelerator, 1 on CPU.
-        precision: ``fp32``, ``amp-fp16`` or ``amp-bf16`` (autocast); ``auto`` = amp-fp16 on CUDA
-            (the study used mixed precision), fp32 elsewhere.
-        channels_last: convert model and input to ``channels_last_3d``.
-        compile: ``torch.compile`` the model; compilation happens before warm-up, outside the
-            timed region, in the same inference/autocast context, and its time is recorded.
-        fit_batch: when the batch does not fit, search the largest that does and record it (the
-            row keeps the requested batch too); without it an OOM is an ``oom`` row.
-        in_process: run every (model, mode) in this process instead of its own subprocess.
-        threads: ``torch.set_num_threads``; None = torch's default (all cores).
-        import_modules: comma-separated modules imported first (in workers too), for example to
-            register your own models.
-        seed: seed of the synthetic inputs and weights.
-        db: SQLite results store.
-        json: also write this run's rows to this JSON file.
-    """
-
-    models: str = "all"
-    modes: str = "auto"
-    device: str = "auto"
-    frames: int | None = None
-    size: int | None = None
-    batch_size: int | None = None
-    warmup: int | None = None
-    iters: int | None = None
-    max_iters: int | None = None
-    min_seconds: float | None = None
-    memory_iters: int | None = None
-    precision: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
-    fit_batch: bool = False
-    in_process: bool = False
-    threads: int | None = None
-    import_modules: str = ""
-    seed: int = 0
-    db: str = "litevid-results.db"
-    json: str | None = None
+    models: str = option("all", help="comma-separated registry names or shell patterns "
+                         "(vtn_*), or 'all'")
+    modes: str = option("auto", help=f"comma-separated subset of {','.join(MODES)} "
+                        "(default: all three on a GPU, 'single' on CPU)")
+    device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    frames: int | None = option(None, help="clip length T (default: each model's spec, 16)")
+    size: int | None = option(None, help="frame size H=W (default: each model's spec, 224)")
+    batch_size: int | None = option(None, help="one batch size for every mode (default: the "
+                                    "paper's 8 / 32 / 1)")
+    warmup: int | None = option(None, help="untimed runs first (default 10 on a GPU, 2 on CPU)")
+    iters: int | None = option(None, help="minimum timed runs (default 100 on a GPU, 10 on CPU)")
+    max_iters: int | None = option(None, help="maximum timed runs (default max(--iters, 100))")
+    min_seconds: float | None = option(
+        None, help="minimum duration of the timed loop (default 0 on a GPU: exactly --iters "
+        "runs, the paper's protocol; 10 s on CPU: all 13 models in about 6 minutes on 2 cores, "
+        "with enough samples for stable percentiles)")
+    memory_iters: int | None = option(None, help="steps in the separate memory pass (default 3 "
+                                      "on a GPU, 1 on CPU)")
+    precision: str = option("auto", choices=("auto", *PRECISIONS),
+                            help=f"{' | '.join(PRECISIONS)} autocast (default: amp-fp16 on CUDA, "
+                            "as the study; fp32 elsewhere)")
+    channels_last: bool = option(False, help="channels_last_3d memory format for model and input")
+    compile: bool = option(False, help="torch.compile the model (compiled before warm-up, outside "
+                           "the timed region, in the same inference/autocast context; its time "
+                           "is recorded)")
+    fit_batch: bool = option(False, help="if the batch does not fit in memory, measure the "
+                             "largest batch that does (the row records both batches); without "
+                             "it an OOM is an 'oom' row")
+    in_process: bool = option(False, help="run every model in this process (default: one "
+                              "subprocess per model and mode)")
+    threads: int | None = option(None, help="torch intra-op threads (default: torch's default)")
+    import_modules: str = option("", flag="--import", help="comma-separated modules to import "
+                                 "first, in workers too (e.g. to register your own models)")
+    seed: int = option(0, help="seed of weights and synthetic inputs")
+    db: str = option("litevid-results.db", help="SQLite results store")
+    json: str | None = option(None, help="also write this run's rows to this JSON file")
 
     def mode_list(self) -> list[str]:
         modes = [m.strip() for m in self.modes.split(",") if m.strip()]

@@ -38,13 +38,15 @@ def autocast_context(device_type: str, precision: str) -> ContextManager:
     return torch.autocast(device_type=device_type, dtype=_AMP_DTYPES[precision])
 
 
-def make_inputs(input_shape: tuple[int, ...], batch_size: int, num_classes: int,
+def make_inputs(input_shape: tuple[int, ...], batch_size: int, num_classes: int | dict[str, int],
                 device: torch.device, *, channels_last: bool = False,
                 seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded random clip batch ``(B, C, T, H, W)`` and integer targets ``(B,)`` on ``device``."""
+    """A seeded random clip batch ``(B, C, T, H, W)`` and integer targets ``(B,)`` on ``device``
+    (one target per clip; named heads take it modulo their width, see ``_loss``)."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((batch_size, *input_shape), generator=gen)  # (B, C, T, H, W)
-    target = torch.randint(0, max(num_classes, 1), (batch_size,), generator=gen)
+    widest = max(num_classes.values()) if isinstance(num_classes, dict) else num_classes
+    target = torch.randint(0, max(widest, 1), (batch_size,), generator=gen)
     x, target = x.to(device), target.to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d)

@@ -4,8 +4,11 @@ A job runs in its own subprocess by default (``python -m litevid.bench.worker``)
 measurement starts from a fresh allocator, a fresh CUDA context and an honest peak RSS, and a
 crash (segfault, OOM killer) of one model cannot end the sweep. ``--in-process`` runs jobs here.
 
-Each job: count FLOPs on the meta device -> build the model on the device -> (optional batch
-search) -> prepare inputs and the step (and compile) -> warm-up -> timed loop -> memory pass.
+``run_bench`` resolves the configuration for the device, plans one ``Job`` per (model, mode) and
+runs them in order, storing each ``Measurement`` as soon as it exists. ``run_job`` does, in this
+order: build the model on the device (channels-last if asked) -> with ``fit_batch``, search the
+largest batch that fits -> count FLOPs at that batch on the meta device -> prepare inputs and the
+step (compile here, outside timing) -> warm-up -> timed loop -> a separate memory pass.
 An out-of-memory error at any point gives status ``oom``; any other exception gives
 ``error: <type>: <message>``. The batch is never changed silently: with ``fit_batch`` the row
 records both the requested and the measured batch.
@@ -14,7 +17,6 @@ records both the requested and the measured batch.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import gc
 import importlib
 import json
@@ -23,13 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..results.measurement import Measurement
 from .config import BenchConfig
 
-__all__ = ["Job", "ProgressFn", "is_oom", "plan_jobs", "resolve_device", "run_job",
+__all__ = ["Job", "ProgressFn", "is_oom", "plan_jobs", "resolve_device", "run_bench", "run_job",
            "run_job_subprocess", "failure_row"]
 
 # progress(phase, n, total): phase in flops/build/fit-batch/compile/warmup/timing/memory/done.
@@ -40,32 +42,25 @@ WORKER_MARK = "@@litevid-bench "  # prefix of the worker's protocol lines on std
 
 @dataclass
 class Job:
-    """One (model, mode) measurement, fully resolved; JSON-serialisable for the worker."""
+    """One (model, mode) measurement: what to run and the resolved run configuration."""
 
     model: str
     mode: str
     batch_size: int
     device: str
-    frames: int | None = None
-    size: int | None = None
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    fit_batch: bool = False
-    warmup: int = 2
-    min_iters: int = 5
-    max_iters: int = 100
-    min_seconds: float = 3.0
-    memory_iters: int = 1
-    threads: int | None = None
-    import_modules: list[str] = field(default_factory=list)
-    seed: int = 0
-    isolated: bool = True
-    # cuDNN autotuning (as timm's benchmark); its search runs during warm-up, not timing.
-    cudnn_benchmark: bool = True
+    config: BenchConfig  # resolved for the device (``BenchConfig.resolved``)
+
+    @property
+    def isolated(self) -> bool:
+        """True when the job runs in its own worker process."""
+        return not self.config.in_process
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Job":
+        return cls(**{**values, "config": BenchConfig(**values["config"])})
 
 
 def resolve_device(device: str) -> str:
@@ -128,17 +123,8 @@ def select_models(pattern: str) -> list[str]:
 def plan_jobs(cfg: BenchConfig, device: str) -> list[Job]:
     """Jobs of a resolved config: every selected model in every mode (model-major order)."""
     import_modules(cfg.import_modules)
-    modules = [m.strip() for m in cfg.import_modules.split(",") if m.strip()]
-    return [
-        Job(model=name, mode=mode, batch_size=cfg.batch_for(mode), device=device,
-            frames=cfg.frames, size=cfg.size, precision=cfg.precision,
-            channels_last=cfg.channels_last, compile=cfg.compile, fit_batch=cfg.fit_batch,
-            warmup=cfg.warmup, min_iters=cfg.iters, max_iters=cfg.max_iters,
-            min_seconds=cfg.min_seconds, memory_iters=cfg.memory_iters, threads=cfg.threads,
-            import_modules=modules, seed=cfg.seed, isolated=not cfg.in_process)
-        for name in select_models(cfg.models)
-        for mode in cfg.mode_list()
-    ]
+    return [Job(model=name, mode=mode, batch_size=cfg.batch_for(mode), device=device, config=cfg)
+            for name in select_models(cfg.models) for mode in cfg.mode_list()]
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -162,47 +148,33 @@ def _error_status(exc: BaseException) -> str:
     return "error: " + (text[:300] + "..." if len(text) > 300 else text)
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+def _measurement(job: Job, env: dict[str, Any], frames: int | None, size: int | None,
+                 in_chans: int | None) -> Measurement:
+    cfg = job.config
+    m = Measurement(
+        model=job.model, mode=job.mode, batch=job.batch_size, requested_batch=job.batch_size,
+        frames=frames, size=size,
+        input_shape=None if frames is None else f"{in_chans}x{frames}x{size}x{size}",
+        precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
+        settings={"model": job.model, "mode": job.mode, "batch_size": job.batch_size,
+                  "device": job.device, "isolated": job.isolated, "run_config": cfg.to_dict()})
+    m.set_environment(env)
+    return m
 
 
-def _base_row(job: Job, env: dict[str, Any], frames: int | None, size: int | None,
-              in_chans: int | None) -> dict[str, Any]:
-    shape = None if frames is None else f"{in_chans}x{frames}x{size}x{size}"
-    return {
-        "uid": uuid.uuid4().hex,
-        "created_at": _now(),
-        "model": job.model,
-        "mode": job.mode,
-        "batch": job.batch_size,
-        "requested_batch": job.batch_size,
-        "frames": frames,
-        "size": size,
-        "input_shape": shape,
-        "precision": job.precision,
-        "channels_last": int(job.channels_last),
-        "compile": int(job.compile),
-        **{k: env.get(k) for k in ("device_type", "device_name", "cpu_model", "hostname",
-                                   "torch_version", "cuda_version", "cudnn_version",
-                                   "num_threads", "litevid_version", "git_rev")},
-        "env": env,
-        "settings": job.to_dict(),
-        "status": "ok",
-    }
-
-
-def failure_row(job: Job, env: dict[str, Any], status: str) -> dict[str, Any]:
+def failure_row(job: Job, env: dict[str, Any], status: str) -> Measurement:
     """A row for a job that produced no measurement (used when a worker dies)."""
     frames = size = chans = None
     try:
         from ..models import model_spec
 
         spec = model_spec(job.model)
-        frames, size, chans = job.frames or spec.frames, job.size or spec.size, spec.in_chans
+        frames, size = job.config.frames or spec.frames, job.config.size or spec.size
+        chans = spec.in_chans
     except Exception:
         pass
-    row = _base_row(job, env, frames, size, chans)
-    row["status"] = status
+    row = _measurement(job, env, frames, size, chans)
+    row.status = status
     return row
 
 
@@ -253,7 +225,7 @@ def fit_batch(build_step: Callable[[int], Callable[[], Any]], requested: int,
 
 
 def run_job(job: Job, progress: ProgressFn | None = None, *,
-            step_factory: Callable[..., Any] | None = None) -> dict[str, Any]:
+            step_factory: Callable[..., Any] | None = None) -> Measurement:
     """Measure one job in this process and return its row (never raises for model failures).
 
     Args:
@@ -264,47 +236,46 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
     import torch
 
     from ..models import create_model, model_spec, to_channels_last
+    from ..results.stats import summarize
     from .environment import collect_environment
     from .flops import count_flops
     from .memory import measure_memory
     from .modes import make_inputs, prepare_step
-    from .stats import summarize
     from .timing import StopRule, make_timer, run_timed, warm_up
 
+    cfg = job.config
     report: ProgressFn = progress or (lambda phase, n, total: None)
     make_step = step_factory or prepare_step
-    import_modules(job.import_modules)
-    if job.threads:
-        torch.set_num_threads(job.threads)
+    import_modules(cfg.import_modules)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     device = torch.device(job.device)
     if device.type == "cuda":
         torch.cuda.set_device(device)  # events and memory stats follow the current device
-        torch.backends.cudnn.benchmark = job.cudnn_benchmark
+        torch.backends.cudnn.benchmark = True  # autotuning runs during warm-up, as in timm
     env = collect_environment(device.type, device.index or 0)
     spec = model_spec(job.model)
-    frames, size = job.frames or spec.frames, job.size or spec.size
-    row = _base_row(job, env, frames, size, spec.in_chans)
+    frames, size = cfg.frames or spec.frames, cfg.size or spec.size
+    row = _measurement(job, env, frames, size, spec.in_chans)
     input_shape = (spec.in_chans, frames, size, size)
-    model = None
+    model = prepared = None
     try:
-        rule = StopRule(min_iters=job.min_iters, min_seconds=job.min_seconds,
-                        max_iters=job.max_iters)
-        torch.manual_seed(job.seed)
+        rule = StopRule(min_iters=cfg.iters, min_seconds=cfg.min_seconds, max_iters=cfg.max_iters)
+        torch.manual_seed(cfg.seed)
         report("build", 0, None)
         model = create_model(job.model, frames=frames, size=size).to(device)
-        if job.channels_last:
+        if cfg.channels_last:
             model = to_channels_last(model)  # 5-D and 4-D params by rank
-        num_classes = getattr(model, "num_classes", spec.num_classes)
         timer = make_timer(device.type)
 
         def build(batch: int):
-            x, target = make_inputs(input_shape, batch, num_classes, device,
-                                    channels_last=job.channels_last, seed=job.seed)
-            return make_step(model, job.mode, x, target, precision=job.precision,
-                             compile=job.compile, sync=timer.synchronize)
+            x, target = make_inputs(input_shape, batch, model.num_classes, device,
+                                    channels_last=cfg.channels_last, seed=cfg.seed)
+            return make_step(model, job.mode, x, target, precision=cfg.precision,
+                             compile=cfg.compile, sync=timer.synchronize)
 
         batch = job.batch_size
-        if job.fit_batch:
+        if cfg.fit_batch:
             report("fit-batch", 0, None)
 
             def probe(b: int) -> Callable[[], Any]:
@@ -318,52 +289,46 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
 
             batch = fit_batch(probe, job.batch_size, device.type)
             if batch == 0:  # even batch 1 does not fit
-                row.update(batch=1, status="oom")
+                row.batch, row.status = 1, "oom"
                 return row
-            row["batch"] = batch
+            row.batch = batch
 
         report("flops", 0, None)
         with torch.device("meta"):
             meta_model = create_model(job.model, frames=frames, size=size)
         if job.mode == "train":
             meta_model.train()
-        row["gflops"] = count_flops(meta_model, (batch, *input_shape),
-                                    backward=job.mode == "train").gflops
+        row.gflops = count_flops(meta_model, (batch, *input_shape),
+                                 backward=job.mode == "train").gflops
         del meta_model
 
-        report("compile" if job.compile else "prepare", 0, None)
+        report("compile" if cfg.compile else "prepare", 0, None)
         prepared = build(batch)
-        row["compile_s"] = prepared.compile_s
+        row.compile_s = prepared.compile_s
         with prepared.context():
-            warm_up(prepared.step, timer, job.warmup,
-                    on_iter=lambda n: report("warmup", n, job.warmup))
+            warm_up(prepared.step, timer, cfg.warmup,
+                    on_iter=lambda n: report("warmup", n, cfg.warmup))
+            cpu0 = time.process_time()
             timing = run_timed(prepared.step, timer, rule,
                                on_iter=lambda n: report("timing", n, None))
-            report("memory", 0, job.memory_iters)
+            row.cpu_s = time.process_time() - cpu0
+            report("memory", 0, cfg.memory_iters)
 
             def memory_pass() -> None:
-                for _ in range(job.memory_iters):
+                for _ in range(cfg.memory_iters):
                     prepared.step()
 
             mem = measure_memory(memory_pass, device.type, device_index=device.index or 0,
                                  isolated=job.isolated)
         stats = summarize(timing.samples_ms)
-        row.update({f"{k}_ms" if k not in ("n", "cv") else k: v
-                    for k, v in stats.to_dict().items()})
-        row.update({
-            "samples_ms": timing.samples_ms,
-            "timed_s": timing.wall_s,
-            "timer": timer.kind,
-            "peak_mem_bytes": mem.peak_bytes,
-            "mem_kind": mem.kind,
-            "mem_detail": mem.detail,
-            "tflops": row["gflops"] / stats.median if stats.median > 0 else None,
-        })
+        row.set_latency(stats, timing.samples_ms)
+        row.timed_s, row.timer = timing.wall_s, timer.kind
+        row.peak_mem_bytes, row.mem_kind, row.mem_detail = mem.peak_bytes, mem.kind, mem.detail
+        row.tflops = row.gflops / stats.median if stats.median > 0 else None
     except Exception as exc:
-        row["status"] = "oom" if is_oom(exc) else _error_status(exc)
+        row.status = "oom" if is_oom(exc) else _error_status(exc)
     finally:
-        model = None
-        prepared = None
+        model = prepared = None
         _free(device.type)
         report("done", 1, 1)
     return row
@@ -395,7 +360,7 @@ def worker_environment(device: str) -> dict[str, Any]:
 
 
 def run_job_subprocess(job: Job, progress: ProgressFn | None = None,
-                       timeout_s: float | None = None) -> dict[str, Any]:
+                       timeout_s: float | None = None) -> Measurement:
     """Run ``job`` in ``python -m litevid.bench.worker`` and return its row.
 
     The job goes in on stdin as JSON; the worker prints protocol lines (``WORKER_MARK`` + JSON:
@@ -410,7 +375,7 @@ def run_job_subprocess(job: Job, progress: ProgressFn | None = None,
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(job.to_dict()))
         proc.stdin.close()
-        row: dict[str, Any] | None = None
+        row: Measurement | None = None
         t0 = time.monotonic()
         for line in proc.stdout:
             if not line.startswith(WORKER_MARK):
@@ -419,7 +384,7 @@ def run_job_subprocess(job: Job, progress: ProgressFn | None = None,
             if msg.get("event") == "progress":
                 report(msg["phase"], msg["n"], msg.get("total"))
             elif msg.get("event") == "result":
-                row = msg["row"]
+                row = Measurement.from_dict(msg["row"])
             if timeout_s is not None and time.monotonic() - t0 > timeout_s:
                 proc.kill()
                 break
@@ -437,3 +402,66 @@ def run_job_subprocess(job: Job, progress: ProgressFn | None = None,
             why = f"worker exited with code {rc}"
         status = f"error: {why}" + (f": {last[:300]}" if last else "")
     return failure_row(job, worker_environment(job.device), status)
+
+
+# ---- the sweep ---------------------------------------------------------------------------------
+
+def _phase_text(phase: str, n: int, total: int | None) -> str:
+    if phase == "warmup":
+        return f"warm-up {n}/{total}"
+    if phase == "timing":
+        return f"timing {n} it"
+    return phase
+
+
+def run_bench(cfg: BenchConfig, *, progress: Any = None) -> list[Measurement]:
+    """Run a benchmark sweep: resolve ``cfg`` for the device, run every job (in a worker process
+    unless ``in_process``), write each row to the store as soon as it exists (and all rows to
+    ``cfg.json``), and return the rows.
+
+    Args:
+        cfg: the run configuration (``auto``/``None`` fields are resolved here).
+        progress: a ``utils.console.JobProgress`` (default: live on a terminal, one plain line
+            per finished job when stdout is not a terminal).
+    """
+    from pathlib import Path
+
+    from ..results.store import ResultStore
+    from ..utils.console import JobProgress, make_console
+    from ..utils.io import write_json
+
+    device = resolve_device(cfg.device)
+    cfg = cfg.resolved(device.split(":")[0])
+    if cfg.json and not Path(cfg.json).resolve().parent.is_dir():
+        raise FileNotFoundError(f"--json {cfg.json}: directory does not exist")
+    jobs = plan_jobs(cfg, device)
+    protocol = (f"warm-up {cfg.warmup}, timed runs >= {cfg.iters} and >= {cfg.min_seconds:g} s "
+                f"(max {cfg.max_iters}), {cfg.precision}"
+                + (", channels_last" if cfg.channels_last else "")
+                + (", compiled" if cfg.compile else "")
+                + ("" if cfg.in_process else ", one process per model/mode"))
+    make_console(stderr=True).print(
+        f"litevid bench: {len(jobs)} job(s) on {device}: {protocol}; results -> {cfg.db}")
+    rows: list[Measurement] = []
+    run = run_job if cfg.in_process else run_job_subprocess
+    with ResultStore(cfg.db) as store, (progress or JobProgress(len(jobs))) as jp:
+        for job in jobs:
+            jp.start(f"{job.model} {job.mode} b{job.batch_size}")
+
+            def report(phase: str, n: int, total: int | None, job: Job = job) -> None:
+                if phase == "timing":  # the bar fills up to the minimum iteration count
+                    jp.update(_phase_text(phase, n, total), completed=min(n, job.config.iters),
+                              total=job.config.iters)
+                elif phase == "warmup":
+                    jp.update(_phase_text(phase, n, total), completed=n, total=total)
+                elif phase != "done":
+                    jp.update(phase)
+
+            row = run(job, report)
+            store.insert(row)
+            rows.append(row)
+            jp.finish(f"{row.median_ms:.1f} ms median, n={row.n}" if row.status == "ok"
+                      else f"[red]{row.status[:70]}[/red]")
+    if cfg.json:
+        write_json(cfg.json, [r.to_dict() for r in rows], indent=1)
+    return rows

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         dev = torch.device(argv[1] if len(argv) > 1 else "cpu")
         _emit({"event": "env", "env": collect_environment(dev.type, dev.index or 0)})
         return 0
-    job = Job(**json.loads(sys.stdin.read()))
+    job = Job.from_dict(json.loads(sys.stdin.read()))
     last = [0.0, ""]
 
     def progress(phase: str, n: int, total: int | None) -> None:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             _emit({"event": "progress", "phase": phase, "n": n, "total": total})
 
     row = run_job(job, progress)
-    _emit({"event": "result", "row": row})
+    _emit({"event": "result", "row": row.to_dict()})
     return 0
 
 

@@ -39,8 +39,9 @@ def export_rows(rows: Iterable[dict[str, Any]], path: str | Path, fmt: str) -> i
     import io
 
     buf = io.StringIO()
-    fields = [*COLUMN_NAMES[:COLUMN_NAMES.index("status") + 1], "relative_latency",
-              *COLUMN_NAMES[COLUMN_NAMES.index("status") + 1:]]
+    scalars = [c for c in COLUMN_NAMES if c not in JSON_COLUMNS]
+    at = scalars.index("status") + 1  # relative latency next to the status; JSON text last
+    fields = [*scalars[:at], "relative_latency", *scalars[at:], *JSON_COLUMNS]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for r in rows:

@@ -11,77 +11,60 @@ No torch here: reports and ``litevid results`` read the store without importing 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import typing
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["COLUMNS", "JSON_COLUMNS", "SCHEMA_VERSION", "ResultStore"]
+from .measurement import ROW_TYPES, Measurement, Row, sql_columns
 
-SCHEMA_VERSION = 1
+__all__ = ["COLUMN_NAMES", "JSON_COLUMNS", "SCHEMA_HISTORY", "SCHEMA_VERSION", "ResultStore"]
 
-# (name, SQL type). The order is the column order of exports.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("uid", "TEXT NOT NULL UNIQUE"),  # random id: merging the same row twice is a no-op
-    ("created_at", "TEXT NOT NULL"),  # ISO 8601, UTC
-    ("model", "TEXT NOT NULL"),
-    ("mode", "TEXT NOT NULL"),  # train | batch | single
-    ("batch", "INTEGER"),  # batch measured
-    ("requested_batch", "INTEGER"),  # batch asked for (differs only with --fit-batch)
-    ("frames", "INTEGER"),
-    ("size", "INTEGER"),
-    ("input_shape", "TEXT"),  # C x T x H x W of one clip
-    ("precision", "TEXT"),
-    ("channels_last", "INTEGER"),
-    ("compile", "INTEGER"),
-    ("device_type", "TEXT"),
-    ("device_name", "TEXT"),
-    ("cpu_model", "TEXT"),
-    ("hostname", "TEXT"),
-    ("torch_version", "TEXT"),
-    ("cuda_version", "TEXT"),
-    ("cudnn_version", "TEXT"),
-    ("num_threads", "INTEGER"),
-    ("litevid_version", "TEXT"),
-    ("git_rev", "TEXT"),
-    ("status", "TEXT NOT NULL"),  # ok | oom | error: <message>
-    ("n", "INTEGER"),
-    ("mean_ms", "REAL"),
-    ("median_ms", "REAL"),
-    ("p90_ms", "REAL"),
-    ("p99_ms", "REAL"),
-    ("std_ms", "REAL"),
-    ("iqr_ms", "REAL"),
-    ("cv", "REAL"),
-    ("min_ms", "REAL"),
-    ("max_ms", "REAL"),
-    ("timed_s", "REAL"),  # wall time of the timed loop
-    ("timer", "TEXT"),  # cuda_event | perf_counter | synchronize+perf_counter
-    ("compile_s", "REAL"),
-    ("gflops", "REAL"),  # per step at this batch; 1 multiply-add = 1 FLOP; train = fwd + bwd
-    ("tflops", "REAL"),  # gflops / median, same convention
-    ("peak_mem_bytes", "INTEGER"),
-    ("mem_kind", "TEXT"),  # what peak_mem_bytes is (see litevid.bench.memory)
-    ("mem_detail", "TEXT"),  # JSON
-    ("samples_ms", "TEXT"),  # JSON list of every timed iteration
-    ("settings", "TEXT"),  # JSON: the resolved job (warm-up, stopping rule, seed, ...)
-    ("env", "TEXT"),  # JSON: full environment record
-)
-COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
-JSON_COLUMNS = ("mem_detail", "samples_ms", "settings", "env")
+# What each schema version added. Changes are additive (new tables, new nullable columns), so a
+# file of any older version is upgraded on open by creating what the row types declare and it
+# lacks (``_upgrade``); ``MIGRATIONS`` holds extra SQL a version needs beyond that (none so far).
+SCHEMA_HISTORY: dict[int, str] = {
+    1: "measurements: latency rows of litevid bench",
+    2: "columns generated from results.measurement row types; measurements.breakdown_ms (JSON "
+       "stage times of loader and end-to-end rows) and cpu_s (process CPU time while timed)",
+}
+SCHEMA_VERSION = max(SCHEMA_HISTORY)
+MIGRATIONS: dict[int, list[str]] = {}  # MIGRATIONS[v]: SQL run when upgrading to version v
 
-# Migrations: MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, list[str]] = {}
+_TABLES: dict[str, type[Row]] = {t.TABLE: t for t in ROW_TYPES}
+_COLUMNS = {name: sql_columns(t) for name, t in _TABLES.items()}
+_JSON = {name: tuple(c for c, _, js in cols if js) for name, cols in _COLUMNS.items()}
+_BOOL = {name: tuple(f.name for f in dataclasses.fields(t)
+                     if typing.get_type_hints(t)[f.name] is bool) for name, t in _TABLES.items()}
+# The measurements table's columns, in export order.
+COLUMN_NAMES = tuple(c for c, _, _ in _COLUMNS[Measurement.TABLE])
+JSON_COLUMNS = _JSON[Measurement.TABLE]
 
 
-def _create_sql() -> list[str]:
-    cols = ",\n  ".join(f"{name} {typ}" for name, typ in COLUMNS)
-    return [
-        f"CREATE TABLE IF NOT EXISTS measurements (\n  id INTEGER PRIMARY KEY,\n  {cols}\n)",
-        "CREATE INDEX IF NOT EXISTS measurements_group "
-        "ON measurements (device_name, mode, model)",
-    ]
+def _table_sql(table: str) -> list[str]:
+    cols = ",\n  ".join(f"{name} {decl}" for name, decl, _ in _COLUMNS[table])
+    index = ", ".join(_TABLES[table].INDEX)
+    return [f"CREATE TABLE IF NOT EXISTS {table} (\n  id INTEGER PRIMARY KEY,\n  {cols}\n)",
+            f"CREATE INDEX IF NOT EXISTS {table}_group ON {table} ({index})"]
+
+
+def _upgrade(conn: sqlite3.Connection, from_version: int) -> None:
+    """Bring a file to ``SCHEMA_VERSION``: create missing tables and add missing columns."""
+    for table in _TABLES:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if not have:
+            for sql in _table_sql(table):
+                conn.execute(sql)
+            continue
+        for name, decl, _ in _COLUMNS[table]:
+            if name not in have:  # added after this file was made: nullable, no constraint
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl.split()[0]}")
+    for v in range(from_version + 1, SCHEMA_VERSION + 1):
+        for sql in MIGRATIONS.get(v, []):
+            conn.execute(sql)
 
 
 class ResultStore:
@@ -135,13 +118,7 @@ class ResultStore:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # re-read, locked
-            if version == 0:
-                for sql in _create_sql():
-                    self.conn.execute(sql)
-            else:
-                for v in range(version, SCHEMA_VERSION):
-                    for sql in MIGRATIONS[v]:
-                        self.conn.execute(sql)
+            _upgrade(self.conn, version)
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.conn.execute("COMMIT")
         except BaseException:
@@ -151,32 +128,39 @@ class ResultStore:
     # ---- writing ------------------------------------------------------------------------------
 
     @staticmethod
-    def _encode(row: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(row) - set(COLUMN_NAMES) - {"id"}
+    def _encode(row: Row | dict[str, Any], table: str) -> dict[str, Any]:
+        values = row.to_dict() if isinstance(row, Row) else dict(row)
+        values.pop("id", None)
+        names = [c for c, _, _ in _COLUMNS[table]]
+        unknown = set(values) - set(names)
         if unknown:
             raise ValueError(f"unknown result column(s): {', '.join(sorted(unknown))}")
-        out = {name: row.get(name) for name in COLUMN_NAMES}
-        out["uid"] = out["uid"] or uuid.uuid4().hex
-        for name in JSON_COLUMNS:
+        out = {name: values.get(name) for name in names}
+        for name in _JSON[table]:
             if out[name] is not None and not isinstance(out[name], str):
                 out[name] = json.dumps(out[name])
-        for name in ("channels_last", "compile"):
+        for name in _BOOL[table]:
             if isinstance(out[name], bool):
                 out[name] = int(out[name])
         return out
 
-    def insert(self, row: dict[str, Any]) -> bool:
+    def insert(self, row: Row | dict[str, Any]) -> bool:
         """Write one row in its own transaction; False when a row with its ``uid`` exists."""
         return self.insert_many([row]) == 1
 
-    def insert_many(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Write rows, one transaction each (a crash loses at most the row being written)."""
-        names = ", ".join(COLUMN_NAMES)
-        marks = ", ".join(f":{n}" for n in COLUMN_NAMES)
-        sql = f"INSERT OR IGNORE INTO measurements ({names}) VALUES ({marks})"
+    def insert_many(self, rows: Iterable[Row | dict[str, Any]],
+                    table: str = Measurement.TABLE) -> int:
+        """Write rows, one transaction each (a crash loses at most the row being written).
+
+        A ``Row`` goes to its own table; a plain dict (a decoded row) to ``table``.
+        """
         added = 0
         for row in rows:
-            enc = self._encode(row)
+            name = row.TABLE if isinstance(row, Row) else table
+            enc = self._encode(row, name)
+            enc["uid"] = enc["uid"] or uuid.uuid4().hex
+            cols = ", ".join(enc)
+            sql = f"INSERT OR IGNORE INTO {name} ({cols}) VALUES ({', '.join(':' + c for c in enc)})"
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 added += self.conn.execute(sql, enc).rowcount
@@ -187,37 +171,46 @@ class ResultStore:
         return added
 
     def merge(self, other: str | Path) -> tuple[int, int]:
-        """Copy every row of another store into this one; returns (added, already present).
-
-        Rows are identified by ``uid``, so merging the same file twice adds nothing.
+        """Copy every row of every table of another store into this one; returns (added,
+        already present). Rows are identified by ``uid``, so merging a file twice adds nothing.
         """
         if Path(other).resolve() == self.path.resolve():
             raise ValueError(f"{other}: cannot merge a results database into itself")
+        added = total = 0
         with ResultStore(other, readonly=True) as src:
-            rows = list(src.rows(decode=False))
-        added = self.insert_many(rows)
-        return added, len(rows) - added
+            for table in _TABLES:
+                rows = list(src.rows(table=table, decode=False))
+                added += self.insert_many(rows, table=table)
+                total += len(rows)
+        return added, total - added
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def rows(self, *, decode: bool = True, **where: Any) -> Iterator[dict[str, Any]]:
-        """Rows in insertion order, optionally filtered by equality (``mode="single"``)."""
-        bad = set(where) - set(COLUMN_NAMES)
+    def rows(self, *, table: str = Measurement.TABLE, decode: bool = True,
+             **where: Any) -> Iterator[dict[str, Any]]:
+        """Rows of ``table`` in insertion order, optionally filtered by equality
+        (``mode="single"``); JSON columns decoded unless ``decode=False``."""
+        if table not in _TABLES:
+            raise ValueError(f"unknown results table {table!r} ({', '.join(_TABLES)})")
+        names = [c for c, _, _ in _COLUMNS[table]]
+        bad = set(where) - set(names)
         if bad:
             raise ValueError(f"unknown result column(s): {', '.join(sorted(bad))}")
         clause = " AND ".join(f"{k} = :{k}" for k in where)
-        sql = f"SELECT {', '.join(COLUMN_NAMES)} FROM measurements"
+        sql = f"SELECT {', '.join(names)} FROM {table}"
         sql += f" WHERE {clause}" if clause else ""
         for r in self.conn.execute(sql + " ORDER BY id", where):
             row = dict(r)
             if decode:
-                for name in JSON_COLUMNS:
+                for name in _JSON[table]:
                     if row[name] is not None:
                         row[name] = json.loads(row[name])
             yield row
 
-    def count(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+    def count(self, table: str = Measurement.TABLE) -> int:
+        if table not in _TABLES:
+            raise ValueError(f"unknown results table {table!r} ({', '.join(_TABLES)})")
+        return self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
