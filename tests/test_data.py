@@ -5,6 +5,7 @@ tests on the real files in ../shared/data skip when that folder is absent."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -22,10 +23,13 @@ from litevid.data import (  # noqa: E402
     SYNTHETIC_CLASSES,
     AugmentConfig,
     ClipTransform,
+    DatasetSpec,
     VideoAugment,
     annotation_stats,
     build_dataset,
+    dataset_spec,
     default_augment,
+    list_datasets,
     read_annotations,
     read_ek100,
     read_k400,
@@ -33,12 +37,15 @@ from litevid.data import (  # noqa: E402
     read_ssv2,
     read_video_frames,
     render_motion_clip,
+    SyntheticVideoDataset,
     tsn_indices,
     uniform_indices,
     video_info,
 )
+from litevid.data import decode, specs  # noqa: E402
 from litevid.data.bench import bench_loader  # noqa: E402
-from litevid.data.decode import _decode_in_order, clear_folder_cache  # noqa: E402
+from litevid.data.cli import check_clip  # noqa: E402
+from litevid.data.decode import _decode_in_order, clear_folder_cache, open_video  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(),
@@ -109,8 +116,9 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     truncated_mkv.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 2])
     garbage = d / "garbage.mp4"
     garbage.write_bytes(b"this is not a video" * 100)
+    raw = write_video(d / "clip.h264")  # raw H.264 stream: packets carry no pts
     return {"mp4": mp4, "mkv": mkv, "truncated": truncated, "truncated_mkv": truncated_mkv,
-            "garbage": garbage}
+            "garbage": garbage, "h264": raw}
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -126,11 +134,47 @@ def test_decoding_returns_exactly_the_requested_frames(videos, kind):
         assert [read_index(f) for f in frames] == indices
 
 
+def reference_frames(path: Path) -> list[np.ndarray]:
+    """Every frame by plain in-order PyAV decoding: a fresh container, none of our code."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
 def test_sparse_path_matches_in_order_decoding_bit_exactly(videos):
     wanted = np.array([2, 11, 12, 27])
-    ref, count = _decode_in_order(str(videos["mp4"]), wanted, lambda frame: None)
+    with open_video(videos["mp4"]) as video:
+        ref, count = _decode_in_order(video, wanted, lambda frame: None)
     fast = read_video_frames(videos["mp4"], wanted)
+    plain = reference_frames(videos["mp4"])
     assert count == 28 and all(np.array_equal(fast[k], ref[int(i)]) for k, i in enumerate(wanted))
+    assert all(np.array_equal(fast[k], plain[int(i)]) for k, i in enumerate(wanted))
+
+
+def test_one_fallback_path_gives_exact_frames(videos, monkeypatch):
+    # Natural fallback: a raw H.264 stream has no timestamps, so only the in-order counter can
+    # place frames; the frame count comes from demuxing, on the same open file.
+    indices = [0, 7, 13, 29, 5, 5]
+    plain = reference_frames(videos["h264"])
+    with open_video(videos["h264"]) as video:
+        assert video.info.frames == N
+        frames = video.read(indices)
+    assert [read_index(f) for f in frames] == indices
+    assert all(np.array_equal(frames[k], plain[i]) for k, i in enumerate(indices))
+    with pytest.raises(ValueError, match=r"clip.h264: video too short or truncated: frame 40"):
+        read_video_frames(videos["h264"], [0, 40])
+    # Forced fallback after a complete sparse decode (decoder used, then drained): the in-order
+    # restart on the same container still returns every frame exactly.
+    sparse = decode._decode_sparse
+
+    def sparse_then_fallback(video, wanted, size_of):
+        sparse(video, wanted, size_of)
+        raise decode._Fallback
+
+    monkeypatch.setattr(decode, "_decode_sparse", sparse_then_fallback)
+    for kind in ("mp4", "mkv"):
+        plain = reference_frames(videos[kind])
+        frames = read_video_frames(videos[kind], indices + [N - 1])
+        assert all(np.array_equal(frames[k], plain[i]) for k, i in enumerate(indices + [N - 1]))
 
 
 def test_decoder_resizes_short_side_on_uint8(videos):
@@ -182,9 +226,9 @@ def test_real_videos_and_frames():
     demo = video_info(SHARED_DATA / "videos" / "demo.mp4")
     assert (demo.frames, demo.fps, demo.width, demo.height) == (280, 28.0, 340, 256)
     for name in ("short_32frames.mp4", "test.avi"):
-        path = str(SHARED_DATA / "videos" / name)
+        path = SHARED_DATA / "videos" / name
         wanted = np.array([0, 5, 6, 20, video_info(path).frames - 1])
-        ref, _ = _decode_in_order(path, wanted, lambda frame: None)
+        ref = reference_frames(path)
         fast = read_video_frames(path, wanted)
         assert all(np.array_equal(fast[k], ref[int(i)]) for k, i in enumerate(wanted))
     imgs = video_info(SHARED_DATA / "frames" / "mmaction2_imgs")
@@ -382,6 +426,120 @@ def test_list_reader(tmp_path):
         read_list(tmp_path / "missing.txt")
 
 
+# ----------------------------------------------------------------------------- dataset registry
+
+
+def test_dataset_registry_entries():
+    assert list_datasets() == ["ek100", "k400", "list", "ssv2", "synthetic"]
+    assert list_datasets(annotated=True) == ["ek100", "k400", "list", "ssv2"]
+    policy = {n: (dataset_spec(n).flip, dataset_spec(n).template, dataset_spec(n).heads)
+              for n in list_datasets()}
+    assert policy == {
+        "k400": (True, "{youtube_id}_{time_start:06d}_{time_end:06d}.mp4", ("label",)),
+        "ssv2": (False, "{id}.webm", ("label",)),  # labels say "from left to right"
+        "ek100": (True, "{participant_id}/rgb_frames/{video_id}", ("verb", "noun", "action")),
+        "list": (True, None, None),  # paths and heads come from the file
+        "synthetic": (False, None, ("label",)),  # classes are motion directions
+    }
+    assert {n: default_augment(n).flip for n in list_datasets()} == \
+        {n: flip for n, (flip, _t, _h) in policy.items()}
+    assert not default_augment("synthetic").any_batch_op and default_augment("ssv2").any_batch_op
+    assert dataset_spec("ssv2").fps == 12.0 and dataset_spec("ssv2").label_files == (
+        "something-something-v2-labels.json",)
+    assert dataset_spec("ek100").label_files == ("EPIC_100_verb_classes.csv",
+                                                 "EPIC_100_noun_classes.csv")
+    assert dataset_spec("synthetic").input_defaults == {"size": 112}
+
+
+def test_dataset_registry_fails_loudly(tmp_path, capsys):
+    with pytest.raises(ValueError, match="unknown dataset 'ek10'; did you mean ek100"):
+        dataset_spec("ek10")
+    with pytest.raises(ValueError, match="unknown dataset 'ssv3'; did you mean ssv2"):
+        build_dataset("ssv3")
+    with pytest.raises(ValueError, match="already registered"):
+        specs.register_dataset(dataset_spec("k400"))
+    with pytest.raises(ValueError, match="a reader or a builder"):
+        DatasetSpec("nothing")
+    with pytest.raises(ValueError, match="not input-contract fields"):
+        DatasetSpec("odd", reader=read_list, input_defaults={"fps": 30})
+    with pytest.raises(ValueError, match="k400 annotations take no video_info option"):
+        read_annotations("k400", tmp_path / "x.csv", video_info=tmp_path / "info.csv")
+    # --format choices are the registry's annotated datasets.
+    with pytest.raises(SystemExit):
+        litevid_main(["data", "check", "--format", "synthetic", "--annotations", "x"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'synthetic'" in err
+    assert all(name in err for name in list_datasets(annotated=True))
+
+
+def test_a_new_dataset_is_one_entry(tmp_path, videos, monkeypatch):
+    """A K400-format dataset with class folders and no flip: one register_dataset call."""
+    monkeypatch.setattr(specs, "_REGISTRY", dict(specs._REGISTRY))  # undone after the test
+    specs.register_dataset(DatasetSpec(
+        name="k400_folders", reader=read_k400, labels_arg="label_map",
+        template="{label}/{youtube_id}.mp4", flip=False, input_defaults={"frames": 4}))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "abc.mp4").write_bytes(videos["mp4"].read_bytes())
+    csv_path = write_k400(tmp_path, [("a", "abc", 1, 11, "train", 0)])
+    ds = build_dataset("k400_folders", "train", annotations=csv_path, root=tmp_path, size=32)
+    assert ds.records[0].path == "a/abc.mp4" and not ds.transform.flip and ds.frames == 4
+    assert ds[0][0].shape == (3, 4, 32, 32)
+    out = tmp_path / "check.json"
+    assert litevid_main(["data", "check", "--format", "k400_folders", "--annotations",
+                         str(csv_path), "--root", str(tmp_path), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["format"] == "k400_folders"
+
+
+def _model_defaults() -> dict:
+    from litevid.models import ModelSpec
+
+    return {f.name: f.default for f in dataclasses.fields(ModelSpec)
+            if f.name in ("frames", "size", "mean", "std")}
+
+
+def test_build_dataset_takes_the_input_contract_from_the_model_spec(list_dataset_files,
+                                                                    monkeypatch):
+    import litevid.models as models
+
+    root, ann = list_dataset_files
+    defaults = _model_defaults()
+    # No model: the ModelSpec field defaults, the one source of frames/size/mean/std.
+    ds = build_dataset("list", "val", annotations=ann, root=root)
+    assert (ds.frames, ds.transform.size, ds.transform.mean, ds.transform.std) == (
+        defaults["frames"], defaults["size"], tuple(defaults["mean"]), tuple(defaults["std"]))
+    # A real registered model whose normalisation differs from the defaults.
+    name = next(n for n in models.list_models() if models.model_spec(n).mean != defaults["mean"])
+    real = models.model_spec(name)
+    ds = build_dataset("list", "val", annotations=ann, root=root, model=name)
+    assert (ds.transform.mean, ds.transform.std) == (tuple(real.mean), tuple(real.std))
+    # Whatever the spec says is used: a spec with other frames/size.
+    spec = dataclasses.replace(real, frames=6, size=40)
+    monkeypatch.setattr(models, "model_spec", lambda n: spec if n == "tiny" else real)
+    ds = build_dataset("list", "val", annotations=ann, root=root, model="tiny", augment="batch")
+    assert ds.frames == 6 and ds.transform.size == 40 and ds[2][0].shape == (3, 6, 40, 40)
+    assert ds.batch_transform.mean.tolist() == pytest.approx(list(real.mean))
+    # Explicit arguments win over the spec.
+    ds = build_dataset("list", "val", annotations=ann, root=root, model="tiny", frames=3, size=32,
+                       mean=(0.5,) * 3)
+    assert (ds.frames, ds.transform.size, ds.transform.mean) == (3, 32, (0.5,) * 3)
+    assert ds.transform.std == tuple(real.std)
+
+
+def test_dataset_override_of_the_input_contract(monkeypatch):
+    import litevid.models as models
+
+    defaults = _model_defaults()
+    ds = build_dataset("synthetic", num_clips=2)  # synthetic's entry: 112 pixels
+    assert (ds.frames, ds.size) == (defaults["frames"], 112)
+    assert ds.transform.mean == tuple(defaults["mean"])
+    assert SyntheticVideoDataset(2).size == 112  # the class follows the same entry
+    spec = dataclasses.replace(models.model_spec(models.list_models()[0]), frames=5, size=48)
+    monkeypatch.setattr(models, "model_spec", lambda n: spec)
+    ds = build_dataset("synthetic", num_clips=2, model="tiny")  # a model's size wins
+    assert (ds.frames, ds.size) == (5, 48) and ds[0][0].shape == (3, 5, 48, 48)
+    assert build_dataset("synthetic", num_clips=2, model="tiny", size=24).size == 24
+
+
 # ----------------------------------------------------------------------------- Table 3 on real files
 
 
@@ -464,16 +622,31 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert "none.mp4: video not found" in capsys.readouterr().err
 
 
-def test_bench_runs_and_writes_json(videos, tmp_path):
-    result = bench_loader([videos["mp4"]], frames=4, size=32, clips=3, warmup=1)
-    assert result["clip_shape"] == [3, 4, 32, 32] and result["clip_dtype"] == "uint8"
-    assert result["clips_per_s"] > 0 and set(result["stages_ms"]) == {"info", "sample", "decode",
-                                                                      "transform"}
-    out = tmp_path / "bench.json"
+def test_bench_times_through_the_harness_and_stores_its_row(videos, tmp_path, capsys):
+    from litevid.results import ResultStore
+    from litevid.results.stats import summarize
+
+    row = bench_loader([videos["mp4"]], frames=4, size=32, clips=3, warmup=1)
+    assert (row.mode, row.model, row.n, len(row.samples_ms)) == ("loader", "tsm_r50", 3, 3)
+    assert row.input_shape == "3x4x32x32" and row.precision == "uint8"
+    assert row.median_ms == pytest.approx(summarize(row.samples_ms).median)
+    assert set(row.breakdown_ms) == {"info", "sample", "decode", "transform"}
+    assert sum(row.breakdown_ms.values()) <= row.mean_ms * 1.01  # stages inside the timed step
+    assert row.timer == "perf_counter" and row.cpu_s > 0 and row.device_type == "cpu"
+    from litevid.models import model_spec
+
+    spec, spec_row = model_spec("x3d_xs"), bench_loader([videos["mp4"]], model="x3d_xs", clips=1,
+                                                        warmup=0, augment="off")
+    assert spec_row.input_shape == f"3x{spec.frames}x{spec.size}x{spec.size}"  # from its spec
+    out, db = tmp_path / "bench.json", tmp_path / "r.db"
     assert litevid_main(["data", "bench", "--video", str(videos["mkv"]), "--frames", "4", "--size",
                          "32", "--clips", "2", "--warmup", "0", "--augment", "off", "--eval",
-                         "--json", str(out)]) == 0
-    assert json.loads(out.read_text())["clip_shape"] == [3, 4, 32, 32]
+                         "--json", str(out), "--db", str(db)]) == 0
+    assert "clips/s wall" in capsys.readouterr().out
+    assert json.loads(out.read_text())["input_shape"] == "3x4x32x32"
+    with ResultStore(db, readonly=True) as store:
+        (stored,) = store.rows(mode="loader")
+    assert stored["n"] == 2 and stored["precision"] == "fp32" and stored["breakdown_ms"]
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -660,3 +833,32 @@ def test_k400_and_ek100_datasets(tmp_path, videos):
         build_dataset("k400")
     with pytest.raises(ValueError, match="unknown dataset 'kinetics'"):
         build_dataset("kinetics")
+
+
+def test_each_item_opens_and_demuxes_its_video_once(tmp_path, videos, monkeypatch):
+    """Frame count (header for mp4, demuxing for mkv and raw H.264) and decoding share one
+    container; the raw stream also takes the fallback path on it."""
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"Pushing something": "0", "Pulling something": "1"}))
+    names = {"mp4": "clip.mp4", "mkv": "clip.mkv", "h264": "clip.h264"}
+    for kind, name in names.items():
+        (tmp_path / name).write_bytes(videos[kind].read_bytes())
+    val = tmp_path / "val.json"
+    val.write_text(json.dumps([{"id": n, "template": "Pulling [something]"}
+                               for n in names.values()]))
+    ds = build_dataset("ssv2", "val", annotations=val, labels=labels, root=tmp_path,
+                       filename_template="{id}", frames=4, size=32, augment="batch")
+    expected = [read_video_frames(tmp_path / n, uniform_indices(N, 4),
+                                  short_side=ds.transform.short_side)
+                for n in names.values()]
+    real_open, opened = av.open, []
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(Path(a[0]).name)
+                        or real_open(*a, **k))
+    for i, name in enumerate(names.values()):
+        opened.clear()
+        clip, label = ds[i]
+        assert opened == [name] and label == 1
+        torch.testing.assert_close(clip, ds.transform(expected[i]))
+        opened.clear()
+        assert check_clip(ds.records[i], str(tmp_path)) is None and opened == [name]
+    assert ds.skipped == 0

@@ -20,6 +20,11 @@ Formats (the official files, as distributed):
 * **list**: ``path start_frame end_frame label [label ...]``, one clip per line, frame numbers
   inclusive (as in the RaivoKoot lists and mmaction2's rawframe lists).
 
+Each reader is followed by its dataset's registry entry (``specs.DatasetSpec``): the file naming,
+class files looked for beside the annotations, list frame rate and heads live there, and a reader
+called with ``spec=`` follows that entry instead (``DatasetSpec.read`` does), so a dataset in an
+existing format is one more entry. ``read_annotations(name, path)`` reads through the registry.
+
 Every error names the file and, for a row, its line: a malformed row, an unknown label or an
 empty file is a ``ValueError``; a missing file is a ``FileNotFoundError``.
 """
@@ -35,10 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .specs import DatasetSpec, dataset_spec, register_dataset
+
 __all__ = [
     "Annotations",
     "ClipRecord",
-    "FORMATS",
     "annotation_stats",
     "ek100_action_map",
     "read_annotations",
@@ -47,12 +53,6 @@ __all__ = [
     "read_list",
     "read_ssv2",
 ]
-
-FORMATS = ("k400", "ssv2", "ek100", "list")
-K400_TEMPLATE = "{youtube_id}_{time_start:06d}_{time_end:06d}.mp4"
-SSV2_TEMPLATE = "{id}.webm"
-EK100_TEMPLATE = "{participant_id}/rgb_frames/{video_id}"
-SSV2_FPS = 12.0  # SSV2 webm videos (and the frames extracted from them) are 12 fps
 
 _EK100_COLUMNS = ("participant_id", "video_id", "start_frame", "stop_frame", "verb_class",
                   "noun_class")
@@ -92,7 +92,7 @@ class Annotations:
     """The clips of one annotation file and the class names of each label head.
 
     Attributes:
-        format: one of ``FORMATS``.
+        format: the registered dataset it was read as (``list_datasets()``).
         source: the annotation file.
         records: one record per clip, in file order.
         classes: label head -> class names indexed by id (``classes["label"][3]``).
@@ -196,7 +196,7 @@ def _timestamp(value: str, path: Path, line: int) -> float:
 
 
 def read_k400(path: str | os.PathLike, *, label_map: str | os.PathLike | None = None,
-              filename_template: str = K400_TEMPLATE) -> Annotations:
+              filename_template: str | None = None, spec: DatasetSpec | None = None) -> Annotations:
     """Read an official Kinetics-400 CSV.
 
     Args:
@@ -205,8 +205,11 @@ def read_k400(path: str | os.PathLike, *, label_map: str | os.PathLike | None = 
             it ids follow the sorted labels of this CSV (differs between splits if one lacks a
             class, so pass it for training).
         filename_template: video file name relative to the root; fields ``youtube_id``,
-            ``time_start``, ``time_end`` (ints), ``label``, ``split``.
+            ``time_start``, ``time_end`` (ints), ``label``, ``split``. Default: the spec's.
+        spec: the dataset entry to follow (default ``k400``).
     """
+    spec = spec or K400
+    filename_template = filename_template or spec.template
     path = _check_file(path, "Kinetics CSV")
     names = read_class_names(label_map) if label_map is not None else None
     rows = []
@@ -233,7 +236,14 @@ def read_k400(path: str | os.PathLike, *, label_map: str | os.PathLike | None = 
         records.append(ClipRecord(path=file, labels={"label": ids[label]},
                                   duration=float(end - start),
                                   meta={"youtube_id": yid, "time_start": start, "time_end": end}))
-    return Annotations("k400", path, records, {"label": list(names)})
+    return Annotations(spec.name, path, records, {"label": list(names)})
+
+
+K400 = register_dataset(DatasetSpec(
+    name="k400", reader=read_k400, labels_arg="label_map",
+    template="{youtube_id}_{time_start:06d}_{time_end:06d}.mp4",
+    help="official CSV (label,youtube_id,time_start,time_end,split[,is_cc]);\n"
+         "--labels: label map, one class a line (fixes class ids; default: sorted CSV labels)."))
 
 
 # ----------------------------------------------------------------------------- Something-Something V2
@@ -265,27 +275,28 @@ def _ssv2_names(labels: dict[str, int]) -> list[str]:
 
 
 def read_ssv2(path: str | os.PathLike, *, labels: str | os.PathLike | None = None,
-              filename_template: str = SSV2_TEMPLATE, fps: float | None = SSV2_FPS) -> Annotations:
+              filename_template: str | None = None, fps: float | None = None,
+              spec: DatasetSpec | None = None) -> Annotations:
     """Read an SSV2 JSON list (official) or the frame-folder list ``video_id start end class_id``.
 
     Args:
         path: ``something-something-v2-{train,validation}.json`` or a ``.txt`` list.
         labels: the labels JSON; required for the JSON lists (templates map to ids through it),
-            optional for a list (gives class names). When omitted, a
-            ``something-something-v2-labels.json`` beside ``path`` is used if present.
-        filename_template: video name for JSON entries (field ``id``).
-        fps: frame rate used to turn list frame ranges into durations (SSV2 is 12 fps).
+            optional for a list (gives class names). When omitted, the spec's label file
+            (``something-something-v2-labels.json``) beside ``path`` is used if present.
+        filename_template: video name for JSON entries (field ``id``); default: the spec's.
+        fps: frame rate used to turn list frame ranges into durations; default: the spec's
+            (SSV2 webm videos, and the frames extracted from them, are 12 fps).
+        spec: the dataset entry to follow (default ``ssv2``).
     """
+    spec = spec or SSV2
     path = _check_file(path, "SSV2 annotation file")
-    if labels is None:
-        beside = path.parent / "something-something-v2-labels.json"
-        labels = beside if beside.exists() else None
+    if labels is None and spec.label_files:
+        labels = spec.beside(path, spec.label_files[0])
     label_ids = read_ssv2_labels(labels) if labels is not None else None
     if path.suffix.lower() != ".json":
         classes = {"label": _ssv2_names(label_ids)} if label_ids else None
-        ann = read_list(path, label_names=("label",), classes=classes, fps=fps)
-        ann.format = "ssv2"
-        return ann
+        return read_list(path, label_names=("label",), classes=classes, fps=fps, spec=spec)
     if label_ids is None:
         raise ValueError(f"{path}: SSV2 JSON lists need the labels JSON "
                          "(something-something-v2-labels.json) to map templates to class ids")
@@ -303,11 +314,19 @@ def read_ssv2(path: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         if template not in label_ids:
             raise ValueError(f"{path}: entry {n} (id {entry['id']}): unknown label {template!r} "
                              f"(not in {labels})")
-        records.append(ClipRecord(path=filename_template.format(id=entry["id"]),
+        records.append(ClipRecord(path=(filename_template or spec.template).format(id=entry["id"]),
                                   labels={"label": label_ids[template]},
                                   meta={"id": str(entry["id"]),
                                         "placeholders": entry.get("placeholders", [])}))
-    return Annotations("ssv2", path, _non_empty(records, path), {"label": _ssv2_names(label_ids)})
+    return Annotations(spec.name, path, _non_empty(records, path),
+                       {"label": _ssv2_names(label_ids)})
+
+
+SSV2 = register_dataset(DatasetSpec(
+    name="ssv2", reader=read_ssv2, template="{id}.webm", fps=12.0, flip=False,
+    label_files=("something-something-v2-labels.json",),
+    help="official JSON list (needs the labels JSON), or the frame-folder list\n"
+         "'video_id start end class_id'; --labels: the labels JSON (template -> id)."))
 
 
 # ----------------------------------------------------------------------------- EPIC-KITCHENS-100
@@ -324,23 +343,23 @@ def _read_ek100_classes(path: Path) -> list[str]:
     return [names[i] for i in range(len(names))]
 
 
-def _find_ek100_classes(path: Path, classes: str | os.PathLike | None) -> tuple[Path | None, Path | None]:
-    """Verb and noun class CSVs: a given folder or verb file, else beside the annotations."""
+def _find_ek100_classes(path: Path, classes: str | os.PathLike | None,
+                        spec: DatasetSpec) -> tuple[Path | None, Path | None]:
+    """Verb and noun class CSVs (the spec's label files): in a given folder, a given verb file
+    (the noun file beside it), else beside the annotations."""
+    verb_name, noun_name = spec.label_files
     if classes is None:
-        folder = path.parent
-    else:
-        classes = Path(classes)
-        if classes.is_file():
-            noun = classes.with_name(classes.name.replace("verb", "noun"))
-            return classes, noun if noun != classes and noun.exists() else None
-        folder = classes
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: EK100 class files folder not found")
-    verb = folder / "EPIC_100_verb_classes.csv"
-    noun = folder / "EPIC_100_noun_classes.csv"
-    if classes is not None and not verb.exists():
+        return spec.beside(path, verb_name), spec.beside(path, noun_name)
+    folder = Path(classes)
+    if folder.is_file():
+        noun = folder.with_name(folder.name.replace("verb", "noun"))
+        return folder, noun if noun != folder and noun.exists() else None
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: EK100 class files folder not found")
+    verb, noun = folder / verb_name, folder / noun_name
+    if not verb.exists():
         raise FileNotFoundError(f"{verb}: EK100 verb classes not found")
-    return (verb if verb.exists() else None), (noun if noun.exists() else None)
+    return verb, (noun if noun.exists() else None)
 
 
 def read_ek100_video_fps(path: str | os.PathLike) -> dict[str, float]:
@@ -359,21 +378,26 @@ def ek100_action_map(records: Iterable[ClipRecord]) -> dict[tuple[int, int], int
 def read_ek100(path: str | os.PathLike, *, classes: str | os.PathLike | None = None,
                action_map: dict[tuple[int, int], int] | None = None,
                video_info: str | os.PathLike | None = None,
-               folder_template: str = EK100_TEMPLATE) -> Annotations:
+               folder_template: str | None = None, spec: DatasetSpec | None = None) -> Annotations:
     """Read an EPIC-KITCHENS-100 CSV (15 columns) or list ``path start end verb noun``.
 
     Args:
         path: ``EPIC_100_{train,validation}.csv`` or a list file.
-        classes: folder holding ``EPIC_100_{verb,noun}_classes.csv`` or the verb CSV itself;
-            default: beside ``path`` when present (else ids are reported without names).
+        classes: folder holding the spec's label files (``EPIC_100_{verb,noun}_classes.csv``) or
+            the verb CSV itself; default: beside ``path`` when present (else ids are reported
+            without names).
         action_map: (verb, noun) -> action id from the training set (``ek100_action_map``).
             ``None`` defines it from this file, which is right for the training file only.
         video_info: ``EPIC_100_video_info.csv`` (fps per video) to give list clips a duration;
-            default: beside ``path`` when present.
-        folder_template: frame folder of a CSV row (fields ``participant_id``, ``video_id``).
+            default: the spec's ``info_file`` beside ``path`` when present.
+        folder_template: frame folder of a CSV row (fields ``participant_id``, ``video_id``);
+            default: the spec's.
+        spec: the dataset entry to follow (default ``ek100``).
     """
+    spec = spec or EK100
+    folder_template = folder_template or spec.template
     path = _check_file(path, "EK100 annotation file")
-    verb_file, noun_file = _find_ek100_classes(path, classes)
+    verb_file, noun_file = _find_ek100_classes(path, classes, spec)
     verbs = _read_ek100_classes(verb_file) if verb_file else None
     nouns = _read_ek100_classes(noun_file) if noun_file else None
     with open(path, encoding="utf-8") as f:
@@ -400,8 +424,7 @@ def read_ek100(path: str | os.PathLike, *, classes: str | os.PathLike | None = N
         _non_empty(records, path)
     else:
         if video_info is None:
-            beside = path.parent / "EPIC_100_video_info.csv"
-            video_info = beside if beside.exists() else None
+            video_info = spec.beside(path, spec.info_file)
         fps = read_ek100_video_fps(video_info) if video_info is not None else {}
         listed = read_list(path, label_names=("verb", "noun"))
         for r in listed.records:
@@ -426,15 +449,29 @@ def read_ek100(path: str | os.PathLike, *, classes: str | os.PathLike | None = N
         vn = verb_names[v] if v < len(verb_names) else str(v)
         nn = noun_names[n] if n < len(noun_names) else str(n)
         action_names[i] = f"{vn} {nn}"
-    return Annotations("ek100", path, records,
+    return Annotations(spec.name, path, records,
                        {"verb": verb_names, "noun": noun_names, "action": action_names})
+
+
+EK100 = register_dataset(DatasetSpec(
+    name="ek100", reader=read_ek100, labels_arg="classes", heads=("verb", "noun", "action"),
+    template="{participant_id}/rgb_frames/{video_id}",
+    label_files=("EPIC_100_verb_classes.csv", "EPIC_100_noun_classes.csv"),
+    info_file="EPIC_100_video_info.csv", options=("video_info", "action_map"),
+    action_map=ek100_action_map,
+    help="official CSV (15 columns) or the list 'P01/rgb_frames/P01_01 start end verb noun';\n"
+         "--labels: folder with the verb and noun class CSVs, or the verb CSV. Reports verb,\n"
+         "noun and action (distinct verb-noun pairs). List durations: fps per video from\n"
+         "--video-info."))
 
 
 # ----------------------------------------------------------------------------- plain lists
 
 
 def read_list(path: str | os.PathLike, *, label_names: Sequence[str] | None = None,
-              classes: dict[str, list[str]] | None = None, fps: float | None = None) -> Annotations:
+              classes: dict[str, list[str]] | None = None, fps: float | None = None,
+              label_map: str | os.PathLike | None = None,
+              spec: DatasetSpec | None = None) -> Annotations:
     """Read ``path start_frame end_frame label [label ...]``, one clip per line.
 
     Args:
@@ -444,8 +481,15 @@ def read_list(path: str | os.PathLike, *, label_names: Sequence[str] | None = No
             given, paths may contain spaces (columns are taken from the right).
         classes: class names per head; ids outside them are an unknown-label error. Without them
             the names are the ids.
-        fps: frame rate to give clips a duration (frames / fps).
+        fps: frame rate to give clips a duration (frames / fps); default: the spec's.
+        label_map: class names of the first label column, one a line (adds to ``classes``).
+        spec: the dataset entry to follow (default ``list``).
     """
+    spec = spec or LIST
+    fps = fps or spec.fps
+    if label_map is not None:
+        classes = {**(classes or {}),
+                   (label_names[0] if label_names else "label"): read_class_names(label_map)}
     path = _check_file(path, "annotation list")
     n_labels = len(label_names) if label_names else None
     records = []
@@ -480,38 +524,34 @@ def read_list(path: str | os.PathLike, *, label_names: Sequence[str] | None = No
             out_classes[head] = list(classes[head])
         else:
             out_classes[head] = [str(i) for i in range(max(r.labels[head] for r in records) + 1)]
-    return Annotations("list", path, records, out_classes)
+    return Annotations(spec.name, path, records, out_classes)
+
+
+LIST = register_dataset(DatasetSpec(
+    name="list", reader=read_list, labels_arg="label_map", heads=None, options=("label_names",),
+    help="'path start_frame end_frame label [label ...]'; --label-names verb,noun names the\n"
+         "label columns (the distinct combinations are reported as 'verb+noun');\n"
+         "--labels: class names of the first column, one a line; --fps gives durations."))
 
 
 # ----------------------------------------------------------------------------- dispatch + stats
 
 
-def read_annotations(fmt: str, path: str | os.PathLike, *, labels: str | os.PathLike | None = None,
+def read_annotations(name: str, path: str | os.PathLike, *,
+                     labels: str | os.PathLike | None = None,
                      label_names: Sequence[str] | None = None, fps: float | None = None,
                      video_info: str | os.PathLike | None = None,
                      action_map: dict[tuple[int, int], int] | None = None,
                      filename_template: str | None = None) -> Annotations:
-    """Read any supported format; ``labels`` means the format's class file.
+    """Read an annotation file of any registered dataset (``dataset_spec(name).read``).
 
-    ``labels`` is the K400 label map, the SSV2 labels JSON, the EK100 class folder (or verb CSV),
-    or for ``list`` a class-name file (one a line) for the first label column.
+    ``labels`` is the dataset's class file: the K400 label map, the SSV2 labels JSON, the EK100
+    class folder (or verb CSV), or for ``list`` a class-name file (one a line) for the first label
+    column. ``label_names``, ``video_info`` and ``action_map`` go to readers that take them.
     """
-    if fmt == "k400":
-        kw = {"filename_template": filename_template} if filename_template else {}
-        return read_k400(path, label_map=labels, **kw)
-    if fmt == "ssv2":
-        kw = {"filename_template": filename_template} if filename_template else {}
-        return read_ssv2(path, labels=labels, fps=fps or SSV2_FPS, **kw)
-    if fmt == "ek100":
-        kw = {"folder_template": filename_template} if filename_template else {}
-        return read_ek100(path, classes=labels, action_map=action_map, video_info=video_info, **kw)
-    if fmt == "list":
-        classes = None
-        if labels is not None:
-            head = label_names[0] if label_names else "label"
-            classes = {head: read_class_names(labels)}
-        return read_list(path, label_names=label_names, classes=classes, fps=fps)
-    raise ValueError(f"unknown annotation format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return dataset_spec(name).read(path, labels=labels, template=filename_template, fps=fps,
+                                   label_names=label_names, video_info=video_info,
+                                   action_map=action_map)
 
 
 def _summary(values: Sequence[float]) -> dict[str, float]:
@@ -527,8 +567,9 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
 def annotation_stats(ann: Annotations) -> dict[str, Any]:
     """Clips, classes per head (defined and present), clips per class, duration mean and std.
 
-    For lists with several label columns the distinct combinations are counted as a head named
-    ``a+b`` (for EK100 read as ``ek100`` this is the ``action`` head already).
+    When the file names several heads (``list`` with label columns; the dataset declares none)
+    their distinct combinations are counted as a head named ``a+b`` (EK100 declares its joint
+    ``action`` head already).
     """
     out: dict[str, Any] = {"format": ann.format, "annotations": str(ann.source),
                            "clips": len(ann.records), "heads": {}}
@@ -546,7 +587,7 @@ def annotation_stats(ann: Annotations) -> dict[str, Any]:
         if unseen:
             out["heads"][head]["unmapped_clips"] = unseen
     heads = list(ann.classes)
-    if ann.format == "list" and len(heads) > 1:
+    if len(heads) > 1 and dataset_spec(ann.format).heads is None:
         combo = Counter(tuple(r.labels[h] for h in heads) for r in ann.records)
         out["heads"]["+".join(heads)] = {
             "classes_defined": len(combo), "classes_present": len(combo),

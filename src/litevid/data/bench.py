@@ -1,39 +1,46 @@
 """Loader throughput: decode + sample + transform, clips per second for one worker on one core.
 
-What a ``DataLoader`` worker does per training clip, timed by stage on real video files: read the
-frame count, draw the TSN indices, decode those frames (resized on uint8 while converting), then
-crop/flip/normalise (and, with ``augment="worker"``, the kornia augmentation on the CPU). Torch
-and the decoder are held to one thread, so the figure is per core: a machine with N free cores
-feeds about N times this with N workers. CPU time of the process is reported beside wall time
-because on a shared machine wall time also counts other people's work.
+What a ``DataLoader`` worker does per training clip, timed by stage on real video files: open the
+file and read its frame count (``info``), draw the TSN indices, decode those frames (resized on uint8 while converting), then
+crop/flip/normalise (and, with ``augment="worker"``, the kornia augmentation on the CPU). A clip
+is one step of ``bench.timing``'s timed loop (same stopping rule, same statistics as every other
+measurement) and the result is a ``Measurement`` row of mode ``loader`` for the results store.
+Torch and the decoder are held to one thread, so the figure is per core: a machine with N free
+cores feeds about N times this with N workers. CPU time of the process is recorded beside wall
+time because on a shared machine wall time also counts other people's work.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
-from .decode import read_video_frames, video_info
+from ..results.measurement import Measurement
+from .decode import open_video
 from .sampling import sample_indices
 from .transforms import ClipTransform, VideoAugment, default_augment
 
-__all__ = ["bench_loader"]
+__all__ = ["LOADER_MODE", "bench_loader"]
+
+LOADER_MODE = "loader"
+STAGES = ("info", "sample", "decode", "transform")
 
 
-def bench_loader(videos: Sequence[str | os.PathLike], *, frames: int = 16, size: int = 224,
+def bench_loader(videos: Sequence[str | os.PathLike], *, model: str = "tsm_r50",
+                 frames: int | None = None, size: int | None = None,
                  short_side: int | None = None, clips: int = 100, warmup: int = 5,
                  train: bool = True, augment: str = "batch", dataset: str = "k400",
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0) -> Measurement:
     """Time ``clips`` clips (after ``warmup``) cycling over ``videos``.
 
     Args:
         videos: video files or frame folders (whole file = one clip).
-        frames: clip length T.
-        size: crop size.
+        model: registry name whose input contract (frames, size, mean/std) the clips follow.
+        frames: clip length T (default: the model's).
+        size: crop size (default: the model's).
         short_side: resize before crop (default ``size * 8 / 7``).
         clips: timed clips.
         warmup: untimed clips first (file cache, allocator).
@@ -44,8 +51,14 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, frames: int = 16, size:
         seed: torch seed for the sampled indices and crops.
 
     Returns:
-        A dict with clips/s (wall and per CPU second), per-stage milliseconds and the settings.
+        A ``loader`` row: per-clip latency statistics, ``breakdown_ms`` (mean ms per stage),
+        ``cpu_s`` and ``timed_s`` of the timed loop, the settings and the environment.
     """
+    from ..bench.environment import collect_environment
+    from ..bench.timing import PerfCounterTimer, StopRule, run_timed, warm_up
+    from ..models import model_spec
+    from ..results.stats import summarize
+
     if not videos:
         raise ValueError("no videos to benchmark")
     if clips < 1:
@@ -56,50 +69,61 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, frames: int = 16, size:
     for p in paths:
         if not os.path.exists(p):
             raise FileNotFoundError(f"{p}: video not found")
+    spec = model_spec(model)
+    frames, size = frames or spec.frames, size or spec.size
     config = default_augment(dataset)
-    aug = VideoAugment(config, mean=(0.45,) * 3, std=(0.225,) * 3) if augment == "worker" and train else None
+    aug = (VideoAugment(config, mean=spec.mean, std=spec.std)
+           if augment == "worker" and train else None)
     transform = ClipTransform(size, short_side=short_side, train=train, flip=config.flip,
-                              augment=aug, output="uint8" if augment == "batch" else "float")
+                              mean=spec.mean, std=spec.std, augment=aug,
+                              output="uint8" if augment == "batch" else "float")
+    gen = torch.Generator().manual_seed(seed)
+    stage_ms: dict[str, list[float]] = {name: [] for name in STAGES}
+    shape: list[int] = []
+    count = [0]
+
+    def step() -> None:
+        """One clip, the next video in turn; stage times are recorded beside the timer's."""
+        path = paths[count[0] % len(paths)]
+        count[0] += 1
+        t0 = time.perf_counter()
+        with open_video(path) as video:  # one open per clip, as the dataset does
+            info = video.info
+            t1 = time.perf_counter()
+            idx = info.first_index + sample_indices(info.frames, frames, train=train,
+                                                    generator=gen)
+            t2 = time.perf_counter()
+            raw = video.read(idx, short_side=transform.short_side)
+            t3 = time.perf_counter()
+        clip = transform(raw, generator=gen)
+        t4 = time.perf_counter()
+        for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stage_ms[name].append(dt * 1e3)
+        shape[:] = list(clip.shape)
+
+    timer = PerfCounterTimer()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    gen = torch.Generator().manual_seed(seed)
-    stages: dict[str, list[float]] = {"info": [], "sample": [], "decode": [], "transform": []}
-    shape = None
     try:
-        for k in range(warmup + clips):
-            path = paths[k % len(paths)]
-            t0 = time.perf_counter()
-            info = video_info(path)
-            t1 = time.perf_counter()
-            idx = info.first_index + sample_indices(info.frames, frames, train=train, generator=gen)
-            t2 = time.perf_counter()
-            raw = read_video_frames(path, idx, short_side=transform.short_side)
-            t3 = time.perf_counter()
-            clip = transform(raw, generator=gen)
-            t4 = time.perf_counter()
-            if k == warmup:
-                wall0, cpu0 = t0, time.process_time()
-            if k >= warmup:
-                for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                    stages[name].append(dt * 1e3)
-            shape = tuple(clip.shape)
-        wall = time.perf_counter() - wall0
-        cpu = time.process_time() - cpu0
+        warm_up(step, timer, warmup)
+        for v in stage_ms.values():
+            v.clear()
+        cpu0 = time.process_time()
+        timing = run_timed(step, timer, StopRule(min_iters=clips, min_seconds=0.0,
+                                                 max_iters=clips))
+        cpu_s = time.process_time() - cpu0
     finally:
         torch.set_num_threads(threads)
-    per_clip = [sum(v) for v in zip(*stages.values())]
-    return {
-        "videos": paths,
-        "clips": clips,
-        "clip_shape": list(shape or ()),
-        "clip_dtype": "uint8" if augment == "batch" else "float32",
-        "train": train,
-        "augment": augment,
-        "threads": 1,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "clips_per_s": clips / wall,
-        "clips_per_cpu_s": clips / cpu if cpu > 0 else None,
-        "ms_per_clip": {"mean": statistics.fmean(per_clip), "median": statistics.median(per_clip)},
-        "stages_ms": {name: statistics.fmean(v) for name, v in stages.items()},
-    }
+
+    row = Measurement(
+        model=model, mode=LOADER_MODE, batch=1, requested_batch=1, frames=frames, size=size,
+        input_shape="x".join(str(s) for s in shape),
+        precision="uint8" if augment == "batch" else "fp32",
+        settings={"videos": paths, "clips": clips, "warmup": warmup, "train": train,
+                  "augment": augment, "dataset": dataset, "short_side": transform.short_side,
+                  "threads": 1, "seed": seed})
+    row.set_environment({**collect_environment("cpu"), "num_threads": 1})
+    row.set_latency(summarize(timing.samples_ms), timing.samples_ms)
+    row.timed_s, row.timer, row.cpu_s = timing.wall_s, timer.kind, cpu_s
+    row.breakdown_ms = {name: sum(v) / len(v) for name, v in stage_ms.items()}
+    return row

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,15 @@ from ..utils.io import write_json
 
 __all__ = ["add_parser", "check_clip", "run_check"]
 
-_CHECK_HELP = """\
+_CHECK_INTRO = """\
 Report annotation statistics: clips, classes (EK100: verbs, nouns, actions), clips per class,
 mean +- std clip duration where the annotation allows it. With --root, also open every clip and
 list each missing, undecodable or too-short one with its reason (exit status 1 if any).
 
-What --annotations and --labels mean per format:
-  k400   official CSV (label,youtube_id,time_start,time_end,split[,is_cc]);
-         --labels: label map, one class a line (fixes class ids; default: sorted CSV labels).
-         Videos: {youtube_id}_{time_start:06d}_{time_end:06d}.mp4 under --root (--template).
-  ssv2   official JSON list (needs the labels JSON), or the frame-folder list
-         'video_id start end class_id'; --labels: something-something-v2-labels.json
-         (default: found beside the annotations). List durations use --fps (default 12).
-  ek100  official CSV (15 columns) or the list 'P01/rgb_frames/P01_01 start end verb noun';
-         --labels: folder with EPIC_100_{verb,noun}_classes.csv or the verb CSV (default:
-         beside the annotations). Reports verb, noun and action (distinct verb-noun pairs).
-         List durations use --video-info EPIC_100_video_info.csv (default: found beside).
-  list   'path start_frame end_frame label [label ...]'; --label-names verb,noun names the
-         label columns (the distinct combinations are reported as 'verb+noun');
-         --labels: class names of the first column, one a line; --fps gives durations.
+What --annotations and --labels mean per format (the registered datasets):
+"""
 
+_CHECK_EXAMPLES = """
 Examples (Table 3 of the study):
   litevid data check --format ek100 --annotations EPIC_100_train_list.txt
   litevid data check --format ssv2 --annotations something-something-v2-validation.json
@@ -42,18 +32,39 @@ Examples (Table 3 of the study):
 """
 
 
+def _check_help() -> str:
+    """``--help`` of ``check``: each dataset's own help plus what its registry entry defaults."""
+    from .specs import dataset_spec, list_datasets
+
+    parts = [_CHECK_INTRO]
+    for name in list_datasets(annotated=True):
+        spec = dataset_spec(name)
+        lines = spec.help.splitlines()
+        if spec.template:
+            lines.append(f"Files: {spec.template} under --root (--template).")
+        beside = [*spec.label_files, *([spec.info_file] if spec.info_file else [])]
+        if beside:
+            lines += textwrap.wrap(f"Found beside the annotations: {', '.join(beside)}.", 86)
+        if spec.fps:
+            lines.append(f"List durations use --fps (default {spec.fps:g}).")
+        parts.append("\n".join(f"  {name:<6} {line}" if i == 0 else f"         {line}"
+                               for i, line in enumerate(lines)) + "\n")
+    return "".join(parts) + _CHECK_EXAMPLES
+
+
 def check_clip(record: Any, root: str | None, min_frames: int = 1) -> str | None:
     """``None`` if the clip exists, decodes (first and last frame) and has ``min_frames``;
     otherwise the reason, naming the file."""
     from .datasets import resolve_clip_range
-    from .decode import read_video_frames
+    from .decode import open_video
 
     path = record.path if root is None or os.path.isabs(record.path) else os.path.join(root, record.path)
     try:
-        start, end = resolve_clip_range(record, path)
-        if end - start + 1 < min_frames:
-            return f"{path}: only {end - start + 1} frames, need at least {min_frames}"
-        read_video_frames(path, [start, end])
+        with open_video(path) as video:  # one open for the frame count and the decode
+            start, end = resolve_clip_range(record, video)
+            if end - start + 1 < min_frames:
+                return f"{path}: only {end - start + 1} frames, need at least {min_frames}"
+            video.read([start, end])
     except (ValueError, OSError) as exc:
         return str(exc) or f"{path}: {type(exc).__name__}"
     return None
@@ -67,10 +78,15 @@ def _check_chunk(args: tuple[list[Any], str | None, int]) -> list[str | None]:
 def run_check(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Statistics of the annotation file and, with ``--root``, the list of bad clips."""
     from .annotations import annotation_stats, read_annotations
+    from .specs import dataset_spec, list_datasets
 
     label_names = tuple(n.strip() for n in args.label_names.split(",")) if args.label_names else None
-    if label_names and (args.format != "list" or not all(label_names)):
-        raise ValueError("--label-names applies to --format list, as comma-separated names")
+    if label_names and ("label_names" not in dataset_spec(args.format).options
+                        or not all(label_names)):
+        takes = [n for n in list_datasets(annotated=True)
+                 if "label_names" in dataset_spec(n).options]
+        raise ValueError(f"--label-names applies to --format {'/'.join(takes)}, as "
+                         "comma-separated names")
     ann = read_annotations(args.format, args.annotations, labels=args.labels,
                            label_names=label_names, fps=args.fps, video_info=args.video_info,
                            filename_template=args.template)
@@ -143,24 +159,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from ..results.store import ResultStore
     from .bench import bench_loader
 
-    result = bench_loader(args.video, frames=args.frames, size=args.size,
-                          short_side=args.short_side, clips=args.clips, warmup=args.warmup,
-                          train=not args.eval, augment=args.augment, dataset=args.dataset,
-                          seed=args.seed)
+    with ResultStore(args.db) as store:  # opened first: a bad --db fails before the timing
+        row = bench_loader(args.video, model=args.model, frames=args.frames, size=args.size,
+                           short_side=args.short_side, clips=args.clips, warmup=args.warmup,
+                           train=not args.eval, augment=args.augment, dataset=args.dataset,
+                           seed=args.seed)
+        store.insert(row)
     if args.json:
-        write_json(args.json, result)
-    st = result["stages_ms"]
-    shape = "x".join(str(s) for s in result["clip_shape"])
-    per_cpu = result["clips_per_cpu_s"]
-    print(f"{len(result['videos'])} video(s), {result['clips']} {'train' if result['train'] else 'eval'} "
-          f"clips -> {shape} {result['clip_dtype']}, augment={result['augment']}, 1 thread")
-    cpu_text = f", {per_cpu:.1f} clips per CPU-second (per core)" if per_cpu else ""
-    print(f"  {result['clips_per_s']:.1f} clips/s wall{cpu_text}")
+        write_json(args.json, row.to_dict())
+    st, cfg = row.breakdown_ms, row.settings
+    print(f"{len(cfg['videos'])} video(s), {row.n} {'train' if cfg['train'] else 'eval'} clips -> "
+          f"{row.input_shape} {'uint8' if row.precision == 'uint8' else 'float32'}, "
+          f"augment={cfg['augment']}, 1 thread ({args.model} input contract)")
+    cpu_text = f", {row.n / row.cpu_s:.1f} clips per CPU-second (per core)" if row.cpu_s else ""
+    print(f"  {row.n / row.timed_s:.1f} clips/s wall{cpu_text}")
     print(f"  ms/clip: info {st['info']:.1f}, sample {st['sample']:.2f}, decode {st['decode']:.1f}, "
-          f"transform {st['transform']:.1f} (mean {result['ms_per_clip']['mean']:.1f}, "
-          f"median {result['ms_per_clip']['median']:.1f})")
+          f"transform {st['transform']:.1f} (mean {row.mean_ms:.1f}, median {row.median_ms:.1f}, "
+          f"p90 {row.p90_ms:.1f})")
+    print(f"  row written to {args.db} (mode {row.mode})")
     return 0
 
 
@@ -172,13 +191,18 @@ def add_parser(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     p.set_defaults(func=lambda a: p.print_help() or 0)
 
+    from .specs import list_datasets
+
     c = sub.add_parser("check", help="annotation statistics; with --root, verify every clip",
-                       description=_CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("--format", required=True, choices=("k400", "ssv2", "ek100", "list"))
+                       description=_check_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--format", required=True, choices=list_datasets(annotated=True),
+                   help="a registered dataset read from annotation files")
     c.add_argument("--annotations", required=True, type=Path, help="annotation file of one split")
     c.add_argument("--labels", type=Path, help="class file of the format (see above)")
     c.add_argument("--label-names", help="list format: comma-separated label column names")
-    c.add_argument("--fps", type=float, help="frame rate for list durations (ssv2 default 12)")
+    c.add_argument("--fps", type=float, help="frame rate for list durations (default: the "
+                   "dataset's, see above)")
     c.add_argument("--video-info", type=Path, help="ek100 list: EPIC_100_video_info.csv")
     c.add_argument("--template", help="file/folder naming, e.g. '{label}/{youtube_id}.mp4' (k400)")
     c.add_argument("--root", type=Path, help="dataset folder: verify each clip exists and decodes")
@@ -198,8 +222,11 @@ def add_parser(subparsers: Any) -> None:
                                    "worker). Torch and the decoder use one thread.")
     b.add_argument("--video", required=True, nargs="+", type=Path,
                    help="video files or frame folders (e.g. ../shared/data/videos/demo.mp4)")
-    b.add_argument("--frames", type=int, default=16)
-    b.add_argument("--size", type=int, default=224)
+    b.add_argument("--model", default="tsm_r50",
+                   help="registry name whose input contract (frames, size, mean/std) the clips "
+                        "follow (default tsm_r50: 16x224, ImageNet normalisation)")
+    b.add_argument("--frames", type=int, help="clip length (default: the model's)")
+    b.add_argument("--size", type=int, help="crop size (default: the model's)")
     b.add_argument("--short-side", type=int, help="resize before crop (default size*8/7)")
     b.add_argument("--clips", type=int, default=100, help="timed clips (default 100)")
     b.add_argument("--warmup", type=int, default=5)
@@ -207,7 +234,10 @@ def add_parser(subparsers: Any) -> None:
     b.add_argument("--augment", choices=("batch", "worker", "off"), default="batch",
                    help="batch: worker returns uint8 clips, kornia runs per batch on the device "
                         "(default); worker: kornia per clip on this CPU; off: crop/flip/normalise")
-    b.add_argument("--dataset", default="k400", help="augmentation defaults of this dataset")
+    b.add_argument("--dataset", default="k400", choices=list_datasets(),
+                   help="augmentation defaults of this dataset (default k400)")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--json", metavar="OUT", type=Path, help="also write the result as JSON")
+    b.add_argument("--db", default="litevid-results.db",
+                   help="SQLite results store the row is added to (default litevid-results.db)")
+    b.add_argument("--json", metavar="OUT", type=Path, help="also write the row as JSON")
     b.set_defaults(func=_cmd_bench)

@@ -3,7 +3,9 @@
 ``build_dataset(name, split, ...)`` is the one entry point; it returns a map-style dataset whose
 items are ``(clip, target)``: ``clip`` is ``(C, T, H, W)`` (normalised float32, or uint8 with
 ``augment="batch"``, where ``dataset.batch_transform`` finishes the batch on the device), and
-``target`` is an int, or a dict ``{"verb", "noun", "action"}`` for EK100.
+``target`` is an int, or a dict ``{"verb", "noun", "action"}`` for EK100. What differs between
+datasets (reader, naming, flip, heads, input defaults) is their registry entry (``specs.py``);
+frames, size, mean and std come from the model spec (``model=``) through ``input_contract``.
 
 Long runs must not die on one bad file: a missing, unreadable or too-short clip is logged (once
 per file, logger ``litevid.data``), counted in ``dataset.skipped`` (shared by all loader workers)
@@ -19,32 +21,30 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .annotations import Annotations, ClipRecord, ek100_action_map, read_annotations
-from .decode import read_video_frames, video_info
+from .annotations import Annotations, ClipRecord
+from .decode import VideoSource, open_video
 from .sampling import sample_indices
-from .synthetic import SyntheticVideoDataset
+from .specs import dataset_spec, input_contract
 from .transforms import AugmentConfig, ClipTransform, VideoAugment, default_augment
 
-__all__ = ["DATASETS", "VideoClipDataset", "build_dataset", "resolve_clip_range"]
+__all__ = ["VideoClipDataset", "build_dataset", "resolve_clip_range"]
 
-DATASETS = ("k400", "ssv2", "ek100", "list", "synthetic")
 AUGMENT_MODES = ("worker", "batch", "off")
 _SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 log = logging.getLogger("litevid.data")
 
 
-def resolve_clip_range(record: ClipRecord, path: str) -> tuple[int, int]:
-    """First and last frame (inclusive) of a record, opening the file only when the annotation
-    leaves the range open (whole trimmed videos, as in K400 and SSV2)."""
+def resolve_clip_range(record: ClipRecord, video: VideoSource) -> tuple[int, int]:
+    """First and last frame (inclusive) of a record, asking the opened ``video`` only when the
+    annotation leaves the range open (whole trimmed videos, as in K400 and SSV2)."""
     if record.start_frame is not None and record.end_frame is not None:
         return record.start_frame, record.end_frame
-    info = video_info(path)
+    info = video.info
     if info.frames < 1:
-        raise ValueError(f"{path}: no frames")
+        raise ValueError(f"{video.path}: no frames")
     start = record.start_frame if record.start_frame is not None else info.first_index
     end = record.end_frame if record.end_frame is not None else info.first_index + info.frames - 1
     return start, end
@@ -56,7 +56,7 @@ class VideoClipDataset(Dataset):
     Args:
         annotations: records and class names (``read_annotations``).
         root: folder the record paths are relative to.
-        frames: frames per clip T.
+        frames: frames per clip T (default: the model spec default).
         transform: uint8 frames -> clip; its ``short_side`` is passed to the decoder.
         train: TSN sampling (random) instead of segment centres.
         on_error: ``"skip"`` (log, count, use the next clip) or ``"raise"``.
@@ -64,7 +64,7 @@ class VideoClipDataset(Dataset):
     """
 
     def __init__(self, annotations: Annotations, *, root: str | os.PathLike | None = None,
-                 frames: int = 16, transform: ClipTransform, train: bool,
+                 frames: int | None = None, transform: ClipTransform, train: bool,
                  on_error: str = "skip", max_consecutive_errors: int = 20) -> None:
         if on_error not in ("skip", "raise"):
             raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
@@ -74,7 +74,8 @@ class VideoClipDataset(Dataset):
         self.num_classes: int | dict[str, int] = (
             annotations.num_classes["label"] if self.heads == ("label",) else annotations.num_classes)
         self.root = Path(root) if root is not None else None
-        self.frames, self.transform, self.train = frames, transform, train
+        self.frames = input_contract(frames=frames)["frames"]
+        self.transform, self.train = transform, train
         self.on_error, self.max_consecutive_errors = on_error, max_consecutive_errors
         self.batch_transform: VideoAugment | None = None
         # Shared with fork/spawn workers (passed at process start), so the count is global.
@@ -100,12 +101,12 @@ class VideoClipDataset(Dataset):
         return dict(record.labels)
 
     def load(self, index: int) -> tuple[torch.Tensor, Any]:
-        """Clip ``index`` without error handling."""
+        """Clip ``index`` without error handling; its file is opened (and demuxed) once."""
         record = self.records[index]
-        path = self.path_of(record)
-        start, end = resolve_clip_range(record, path)
-        offsets = sample_indices(end - start + 1, self.frames, train=self.train)
-        frames = read_video_frames(path, start + offsets, short_side=self.transform.short_side)
+        with open_video(self.path_of(record)) as video:
+            start, end = resolve_clip_range(record, video)
+            offsets = sample_indices(end - start + 1, self.frames, train=self.train)
+            frames = video.read(start + offsets, short_side=self.transform.short_side)
         return self.transform(frames), self.target_of(record)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
@@ -152,58 +153,45 @@ def build_dataset(name: str, split: str = "train", *,
     """Build a dataset ready for a ``DataLoader`` (``num_workers > 0`` works).
 
     Args:
-        name: ``k400``, ``ssv2``, ``ek100``, ``list`` or ``synthetic``.
+        name: a registered dataset (``list_datasets()``: ``ek100``, ``k400``, ``list``,
+            ``ssv2``, ``synthetic``).
         split: ``train`` (TSN sampling, random crop, augmentation) or ``val``/``test`` (segment
             centres, centre crop).
-        annotations: the split's annotation file (required except for ``synthetic``).
+        annotations: the split's annotation file (required unless the dataset is generated).
         root: folder holding the videos / frame folders the records point to.
-        labels: the format's class file (see ``read_annotations``).
-        train_annotations: EK100 only, for non-train splits: the training file that defines
-            action ids (verb-noun pairs of the training set).
+        labels: the dataset's class file (see ``read_annotations``).
+        train_annotations: for non-train splits of datasets whose ids the training split defines
+            (``DatasetSpec.action_map``: EK100 actions are the training verb-noun pairs).
         label_names: ``list`` only: names of the label columns.
         filename_template: file/folder naming override (see the readers).
         model: registry name whose spec gives frames, size, mean, std (explicit values win).
-        frames: clip length T (default 16).
-        size: crop size (default 224; 112 for synthetic).
+        frames: clip length T. Unset values of frames, size, mean and std come from ``model``,
+            else the dataset's ``input_defaults`` (synthetic: 112 pixels), else the ``ModelSpec``
+            defaults (``input_contract``).
+        size: crop size.
         short_side: resize before crop (default ``size * 8 / 7``).
-        mean: normalisation mean (default ImageNet).
+        mean: normalisation mean.
         std: normalisation std.
         augment: ``worker`` (finished float clips), ``batch`` (uint8 clips, apply
             ``dataset.batch_transform`` to each batch on the device) or ``off`` (crop/flip only).
         augment_config: overrides ``default_augment(name)``.
-        flip: overrides the dataset's flip default (off for ssv2 and synthetic).
+        flip: overrides the dataset's flip policy (``DatasetSpec.flip``: off for ssv2, synthetic).
         on_error: ``skip`` or ``raise`` for bad clips.
-        num_clips: synthetic only (default 512 train, 128 otherwise).
-        num_classes: synthetic only.
-        seed: synthetic only; each split uses its own stream.
+        num_clips: generated datasets only (synthetic: 512 train, 128 otherwise).
+        num_classes: generated datasets only.
+        seed: generated datasets only; each split uses its own stream.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
+    spec = dataset_spec(name)
     if augment not in AUGMENT_MODES:
         raise ValueError(f"augment must be one of {', '.join(AUGMENT_MODES)}, got {augment!r}")
     split = _split(split)
     train = split == "train"
-    if model is not None:
-        from ..models import model_spec
+    contract = input_contract(model=model, dataset=name, frames=frames, size=size, mean=mean,
+                              std=std)
+    if spec.builder is not None:
+        return spec.builder(split, **contract, num_clips=num_clips, num_classes=num_classes,
+                            seed=seed)
 
-        spec = model_spec(model)
-        frames = frames or spec.frames
-        size = size or spec.size
-        mean = mean or spec.mean
-        std = std or spec.std
-    frames = frames or 16
-    mean = tuple(mean or (0.485, 0.456, 0.406))
-    std = tuple(std or (0.229, 0.224, 0.225))
-
-    if name == "synthetic":
-        size = size or 112
-        clips = num_clips or (512 if train else 128)
-        split_seed = int(np.random.SeedSequence([seed, ("train", "val", "test").index(split)])
-                         .generate_state(1)[0])
-        return SyntheticVideoDataset(clips, num_classes, frames=frames, size=size, seed=split_seed,
-                                     mean=mean, std=std)
-
-    size = size or 224
     if annotations is None:
         raise ValueError(f"dataset {name!r} needs annotations=PATH (its {split} annotation file); "
                          "nothing is downloaded")
@@ -211,23 +199,23 @@ def build_dataset(name: str, split: str = "train", *,
     if flip is not None:
         config = AugmentConfig(**{**config.__dict__, "flip": flip})
     action_map = None
-    if name == "ek100" and not train:
+    if spec.action_map is not None and not train:
         if train_annotations is None:
-            raise ValueError("ek100 non-train splits need train_annotations=PATH: action ids are "
-                             "the verb-noun pairs of the training set")
-        action_map = ek100_action_map(read_annotations("ek100", train_annotations,
-                                                       labels=labels).records)
-    ann = read_annotations(name, annotations, labels=labels, label_names=label_names,
-                           action_map=action_map, filename_template=filename_template)
+            raise ValueError(f"{name} non-train splits need train_annotations=PATH: its ids "
+                             f"({spec.action_map.__name__}) come from the training set")
+        action_map = spec.action_map(spec.read(train_annotations, labels=labels).records)
+    ann = spec.read(annotations, labels=labels, template=filename_template,
+                    label_names=label_names, action_map=action_map)
 
+    mean, std = contract["mean"], contract["std"]
     worker_aug = None
     if augment == "worker" and train and config.any_batch_op:
         worker_aug = VideoAugment(config, mean=mean, std=std)
-    transform = ClipTransform(size, short_side=short_side, train=train,
+    transform = ClipTransform(contract["size"], short_side=short_side, train=train,
                               flip=train and config.flip, mean=mean, std=std, augment=worker_aug,
                               output="uint8" if augment == "batch" else "float")
-    dataset = VideoClipDataset(ann, root=root, frames=frames, transform=transform, train=train,
-                               on_error=on_error)
+    dataset = VideoClipDataset(ann, root=root, frames=contract["frames"], transform=transform,
+                               train=train, on_error=on_error)
     if augment == "batch":
         dataset.batch_transform = VideoAugment(config if train else None, mean=mean, std=std)
     return dataset

@@ -3,8 +3,13 @@
 One definition of a frame index everywhere: for a video file, index ``i`` is the ``i``-th frame
 the decoder outputs (presentation order, from 0); for a frame folder, it is the number in the
 file name (``img_00001.jpg`` is frame 1, EPIC's ``frame_0000000001.jpg`` is frame 1), so the
-frame ranges of the official annotations can be used as they are. ``video_info`` gives
+frame ranges of the official annotations can be used as they are. ``VideoInfo`` gives
 ``first_index`` so callers never need to know which kind they hold.
+
+``open_video(path)`` opens a file once for everything a clip needs: its ``info`` (frame count,
+which for webm/mkv means demuxing every packet) and ``read(indices)`` share the container and the
+demuxed packets, so a dataset item opens and demuxes its file once. ``video_info`` and
+``read_video_frames`` are the one-call forms.
 
 Sparse reads are the hot path of training (16 frames out of hundreds), so video decoding:
 
@@ -15,8 +20,9 @@ Sparse reads are the hot path of training (16 frames out of hundreds), so video 
   frame depends on them, so the wanted frames are bit-exact),
 * converts to RGB (and resizes, in libswscale, on uint8) only the wanted frames.
 
-Files whose timestamps do not allow this (missing or duplicate pts, out-of-order output) fall back
-to plain in-order decoding with a counter, which defines the same indices.
+Files whose timestamps do not allow this (missing or duplicate pts, out-of-order output, fewer
+packets than the wanted index) raise the one fallback signal, ``_Fallback``: the same open file is
+then decoded in order from its first packet with a counter, which defines the same indices.
 
 av and PIL are imported inside the functions: ``import litevid`` needs only torch, numpy, rich.
 """
@@ -32,7 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "VideoInfo", "video_info", "read_video_frames", "frame_path"]
+__all__ = ["IMAGE_EXTENSIONS", "VideoInfo", "VideoSource", "frame_path", "open_video",
+           "read_video_frames", "video_info"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
@@ -188,26 +195,6 @@ def _av_reason(exc: BaseException) -> str:
     return text.split(";")[0].strip() or type(exc).__name__
 
 
-def _video_info(path: str) -> VideoInfo:
-    import av
-
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        frames = int(stream.frames or 0)
-        if frames <= 0:  # webm/mkv carry no frame count: count packets (demux only, no decode)
-            try:
-                frames = sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
-            except av.FFmpegError as exc:
-                raise ValueError(f"{path}: corrupt video ({_av_reason(exc)})") from None
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        ctx = stream.codec_context
-        return VideoInfo(frames=frames, fps=float(rate) if rate else None, width=ctx.width,
-                         height=ctx.height)
-    finally:
-        container.close()
-
-
 _REFORMATTER: tuple[int, Any] | None = None
 _INHERITED: list[Any] = []
 
@@ -236,32 +223,26 @@ def _convert(frame: Any, size: tuple[int, int] | None) -> np.ndarray:
 
 
 class _Fallback(Exception):
-    """Timestamps do not allow the sparse path; decode in order instead."""
+    """The sparse path cannot place every wanted frame; decode in order instead."""
 
 
-def _decode_sparse(container: Any, wanted: np.ndarray, size_of: Any) -> dict[int, np.ndarray]:
+def _decode_sparse(video: _VideoFile, wanted: np.ndarray, size_of: Any) -> dict[int, np.ndarray]:
     """Sparse decode by packet timestamps (see module docstring); raises _Fallback if unsafe."""
     import av
 
-    stream = container.streams.video[0]
     max_wanted = int(wanted[-1])
-    packets = []
-    for pkt in container.demux(stream):
-        if pkt.size == 0 or pkt.is_discard:
-            continue
-        if pkt.pts is None:
-            raise _Fallback
-        packets.append(pkt)
-        if len(packets) > max_wanted + _REORDER_MARGIN:
-            break
+    limit = max_wanted + _REORDER_MARGIN + 1
+    packets = [p for p in video.packets(limit) if not p.is_discard][:limit]
+    if max_wanted >= len(packets) or any(p.pts is None for p in packets):
+        # Too few packets is not "too short" yet: packets are not always frames (AVI packs two
+        # frames in one), so the in-order decoder has the last word.
+        raise _Fallback
     pts = np.array([p.pts for p in packets], dtype=np.int64)
     if len(np.unique(pts)) != len(pts):
         raise _Fallback
     order = np.argsort(pts, kind="stable")
     rank = np.empty(len(pts), dtype=np.int64)
     rank[order] = np.arange(len(pts))  # presentation index of each packet (decode order)
-    if max_wanted >= len(packets):
-        raise IndexError(len(packets))  # caught by _read_video: re-checked by in-order decoding
     index_of_pts = {int(p): int(r) for p, r in zip(pts, rank)}
     wanted_set = set(int(i) for i in wanted)
     wanted_pkt = np.zeros(len(packets), dtype=bool)
@@ -281,7 +262,7 @@ def _decode_sparse(container: Any, wanted: np.ndarray, size_of: Any) -> dict[int
                 best = k
         return best
 
-    ctx = stream.codec_context
+    ctx = video.stream.codec_context
     out: dict[int, np.ndarray] = {}
     last_index = -1
 
@@ -311,7 +292,7 @@ def _decode_sparse(container: Any, wanted: np.ndarray, size_of: Any) -> dict[int
         try:
             take(ctx.decode(packets[pos]))
         except av.FFmpegError as exc:
-            raise ValueError(_av_reason(exc)) from None
+            raise ValueError(f"{video.path}: cannot decode video ({_av_reason(exc)})") from None
         pos += 1
         while pending and pending[0] in out:
             pending.pop(0)
@@ -324,19 +305,30 @@ def _decode_sparse(container: Any, wanted: np.ndarray, size_of: Any) -> dict[int
     return out
 
 
-def _decode_in_order(path: str, wanted: np.ndarray, size_of: Any) -> tuple[dict[int, np.ndarray], int]:
-    """Reference path: decode every frame up to the last wanted one, counting output frames."""
+def _decode_in_order(video: _VideoFile, wanted: np.ndarray,
+                     size_of: Any) -> tuple[dict[int, np.ndarray], int]:
+    """Reference path: decode every packet from the first, counting output frames, up to the
+    last wanted one. Reuses the open file and its demuxed packets; the decoder is reset first
+    (a sparse attempt may have left it mid-stream or drained)."""
     import av
 
-    container = _open(path)
+    ctx = video.stream.codec_context
+    ctx.flush_buffers()
+    ctx.skip_frame = "DEFAULT"
     out: dict[int, np.ndarray] = {}
     wanted_set = set(int(i) for i in wanted)
     max_wanted = int(wanted[-1])
     count = 0
+
+    def frames() -> Any:
+        pos = 0
+        while pos < len(held := video.packets(pos + 1, discard=True)):
+            yield from ctx.decode(held[pos])
+            pos += 1
+        yield from ctx.decode(None)  # the frames still held for reordering
+
     try:
-        stream = container.streams.video[0]
-        stream.thread_count = 1
-        for frame in container.decode(stream):
+        for frame in frames():
             if count in wanted_set:
                 out[count] = _convert(frame, size_of(frame))
             count += 1
@@ -344,50 +336,137 @@ def _decode_in_order(path: str, wanted: np.ndarray, size_of: Any) -> tuple[dict[
                 break
     except av.FFmpegError as exc:
         if not out and count == 0:
-            raise ValueError(f"{path}: cannot decode video ({_av_reason(exc)})") from None
-        # A corrupt tail: report it as too short below unless every wanted frame came out.
-    finally:
-        container.close()
+            raise ValueError(f"{video.path}: cannot decode video ({_av_reason(exc)})") from None
+        # A corrupt tail: report it as too short unless every wanted frame came out.
     return out, count
 
 
-def _read_video(path: str, wanted: np.ndarray, short_side: int | None) -> list[np.ndarray]:
-    import av
+# ----------------------------------------------------------------------------- opened sources
 
-    sizes: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def size_of(frame: Any) -> tuple[int, int]:
-        key = (frame.width, frame.height)
-        if key not in sizes:
-            sizes[key] = _target_size(frame.width, frame.height, short_side)
-        return sizes[key]
+class VideoSource:
+    """A video file or frame folder opened once: ``info`` and ``read`` share it.
 
-    container = _open(path)
-    out: dict[int, np.ndarray] | None = None
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "SLICE"  # frame threads would delay the per-packet skip decisions
-        stream.thread_count = 1  # one core per loader worker; use more workers, not threads
-        out = _decode_sparse(container, wanted, size_of)
-    except IndexError:
-        # Fewer packets than the wanted index. Packets are not always frames (AVI packs two
-        # frames in one), so the in-order decoder has the last word on "too short".
-        out = None
-    except ValueError as exc:
-        raise ValueError(f"{path}: cannot decode video ({exc})") from None
-    except av.FFmpegError as exc:
-        raise ValueError(f"{path}: corrupt video ({_av_reason(exc)})") from None
-    except _Fallback:
-        out = None
-    finally:
-        container.close()
-    if out is None:
-        out, count = _decode_in_order(path, wanted, size_of)
-        missing = [int(i) for i in wanted if int(i) not in out]
-        if missing:
-            raise ValueError(f"{path}: video too short or truncated: frame {missing[0]} "
-                             f"requested, only {count} frames decode")
-    return [out[int(i)] for i in wanted]
+    Use as a context manager (``with open_video(path) as video: ...``); ``close`` releases the
+    file. See the module docstring for what a frame index means.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file (nothing to release for a folder)."""
+
+    @property
+    def info(self) -> VideoInfo:
+        """Frame count, fps and size (computed once)."""
+        raise NotImplementedError
+
+    def _read_unique(self, wanted: np.ndarray, short_side: int | None) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def read(self, indices: Sequence[int] | np.ndarray, *,
+             short_side: int | None = None) -> np.ndarray:
+        """Frames ``indices`` as ``uint8`` ``(N, H, W, 3)`` RGB (see ``read_video_frames``)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size == 0:
+            raise ValueError(f"{self.path}: no frame indices requested")
+        wanted = np.unique(idx)
+        frames = self._read_unique(wanted, short_side)
+        lookup = {int(i): k for k, i in enumerate(wanted)}
+        out = np.empty((len(idx), *frames[0].shape), dtype=np.uint8)
+        for j, i in enumerate(idx):
+            out[j] = frames[lookup[int(i)]]
+        return out
+
+
+class _FrameFolder(VideoSource):
+    @functools.cached_property
+    def info(self) -> VideoInfo:
+        return _folder_info(self.path)
+
+    def _read_unique(self, wanted: np.ndarray, short_side: int | None) -> list[np.ndarray]:
+        return _read_folder(self.path, wanted, short_side)
+
+
+class _VideoFile(VideoSource):
+    """One PyAV container; packets are demuxed on demand and kept for every later use."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.container = _open(path)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "SLICE"  # frame threads would delay the per-packet skip decisions
+        self.stream.thread_count = 1  # one core per loader worker; use more workers, not threads
+        self.all_packets: list[Any] = []  # packets with data, in decode order (discard ones too)
+        self._frames = 0  # packets in all_packets that are frames (not flagged discard)
+        self._demuxer: Any = None
+
+    def close(self) -> None:
+        self.all_packets = []
+        self.container.close()
+
+    def packets(self, n: int | None, *, discard: bool = False) -> list[Any]:
+        """Demux (no decoding) until ``n`` frame packets are held, or to the end with ``None``;
+        returns all held packets (with ``discard``, counting every packet). Raises FFmpegError."""
+        if self._demuxer is None:
+            self._demuxer = self.container.demux(self.stream)
+        while n is None or (len(self.all_packets) if discard else self._frames) < n:
+            packet = next(self._demuxer, None)
+            if packet is None:
+                break
+            if packet.size:
+                self.all_packets.append(packet)
+                self._frames += not packet.is_discard
+        return self.all_packets
+
+    @functools.cached_property
+    def info(self) -> VideoInfo:
+        import av
+
+        stream = self.stream
+        frames = int(stream.frames or 0)
+        if frames <= 0:  # webm/mkv carry no frame count: count packets (demux only, no decode)
+            try:
+                self.packets(None)
+            except av.FFmpegError as exc:
+                raise ValueError(f"{self.path}: corrupt video ({_av_reason(exc)})") from None
+            frames = self._frames
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        ctx = stream.codec_context
+        return VideoInfo(frames=frames, fps=float(rate) if rate else None, width=ctx.width,
+                         height=ctx.height)
+
+    def _read_unique(self, wanted: np.ndarray, short_side: int | None) -> list[np.ndarray]:
+        import av
+
+        if wanted[0] < 0:
+            raise ValueError(f"{self.path}: negative frame index {int(wanted[0])}")
+        sizes: dict[tuple[int, int], tuple[int, int]] = {}
+
+        def size_of(frame: Any) -> tuple[int, int]:
+            key = (frame.width, frame.height)
+            if key not in sizes:
+                sizes[key] = _target_size(frame.width, frame.height, short_side)
+            return sizes[key]
+
+        try:
+            out = _decode_sparse(self, wanted, size_of)
+        except _Fallback:
+            out, count = _decode_in_order(self, wanted, size_of)
+            missing = [int(i) for i in wanted if int(i) not in out]
+            if missing:
+                raise ValueError(f"{self.path}: video too short or truncated: frame {missing[0]} "
+                                 f"requested, only {count} frames decode") from None
+        except av.FFmpegError as exc:
+            raise ValueError(f"{self.path}: corrupt video ({_av_reason(exc)})") from None
+        return [out[int(i)] for i in wanted]
 
 
 # ----------------------------------------------------------------------------- public API
@@ -397,6 +476,18 @@ def _is_folder(path: str) -> bool:
     return os.path.isdir(path) or (not os.path.exists(path) and not os.path.splitext(path)[1])
 
 
+def open_video(path: str | os.PathLike) -> VideoSource:
+    """Open a video file (anything FFmpeg reads) or a folder of numbered JPEG/PNG frames once,
+    for its ``info`` and any number of ``read`` calls.
+
+    Raises:
+        FileNotFoundError: the video file does not exist (a folder is checked when used).
+        ValueError: it exists but cannot be opened as video (message names the file).
+    """
+    path = os.fspath(path)
+    return _FrameFolder(path) if _is_folder(path) else _VideoFile(path)
+
+
 def video_info(path: str | os.PathLike) -> VideoInfo:
     """Frame count, fps and size of a video file or a JPEG frame folder.
 
@@ -404,10 +495,8 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
         FileNotFoundError: the file or folder does not exist.
         ValueError: it exists but cannot be read as video (message names the file).
     """
-    path = os.fspath(path)
-    if _is_folder(path):
-        return _folder_info(path)
-    return _video_info(path)
+    with open_video(path) as video:
+        return video.info
 
 
 def read_video_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray, *,
@@ -427,26 +516,10 @@ def read_video_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarr
         FileNotFoundError: missing file, folder or frame image.
         ValueError: corrupt or truncated file, or an index past the end (message names the file).
     """
-    path = os.fspath(path)
-    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if idx.size == 0:
-        raise ValueError(f"{path}: no frame indices requested")
-    wanted = np.unique(idx)
-    if _is_folder(path):
-        frames = _read_folder(path, wanted, short_side)
-    else:
-        if wanted[0] < 0:
-            raise ValueError(f"{path}: negative frame index {int(wanted[0])}")
-        frames = _read_video(path, wanted, short_side)
-    lookup = {int(i): k for k, i in enumerate(wanted)}
-    first = frames[0]
-    out = np.empty((len(idx), *first.shape), dtype=np.uint8)
-    for j, i in enumerate(idx):
-        out[j] = frames[lookup[int(i)]]
-    return out
+    with open_video(path) as video:
+        return video.read(indices, short_side=short_side)
 
 
 def clear_folder_cache() -> None:
     """Forget cached frame-folder listings (after frames were added or removed)."""
     _folder_layout.cache_clear()
-

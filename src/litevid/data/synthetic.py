@@ -9,6 +9,10 @@ is at chance within each pair. Only temporal modelling solves it.
 
 Everything is drawn from ``numpy.random.default_rng((seed, index))``: a clip depends only on the
 seed and its index (any worker, any order), and labels are balanced by construction.
+
+Registered as dataset ``synthetic`` (no annotation files: ``build_synthetic`` makes it; no flip or
+kornia augmentation, since the classes are the motions those would change; 112 pixels unless a
+model says otherwise).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .specs import DatasetSpec, input_contract, register_dataset
 from .transforms import ClipTransform
 
-__all__ = ["SYNTHETIC_CLASSES", "SyntheticVideoDataset", "render_motion_clip"]
+__all__ = ["SYNTHETIC_CLASSES", "SyntheticVideoDataset", "build_synthetic", "render_motion_clip"]
 
 # Time-reversed pairs are adjacent: (0, 1), (2, 3), ...
 SYNTHETIC_CLASSES = (
@@ -98,12 +103,17 @@ class SyntheticVideoDataset(Dataset):
         mean: normalisation mean (the model spec's).
         std: normalisation std.
         transform: replaces the default (centre crop + normalise at ``size``).
+
+    ``frames``, ``size``, ``mean`` and ``std`` default to the ``synthetic`` entry's input contract
+    (``input_contract(dataset="synthetic")``), as ``build_dataset`` does.
     """
 
-    def __init__(self, num_clips: int = 512, num_classes: int = 8, *, frames: int = 16,
-                 size: int = 112, seed: int = 0, mean: Sequence[float] = (0.5, 0.5, 0.5),
-                 std: Sequence[float] = (0.25, 0.25, 0.25),
+    def __init__(self, num_clips: int = 512, num_classes: int = 8, *, frames: int | None = None,
+                 size: int | None = None, seed: int = 0, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None,
                  transform: ClipTransform | None = None) -> None:
+        contract = input_contract(dataset="synthetic", frames=frames, size=size, mean=mean, std=std)
+        frames, size, mean, std = (contract[k] for k in ("frames", "size", "mean", "std"))
         if not 2 <= num_classes <= len(SYNTHETIC_CLASSES):
             raise ValueError(f"synthetic num_classes must be 2..{len(SYNTHETIC_CLASSES)}, "
                              f"got {num_classes}")
@@ -136,3 +146,19 @@ class SyntheticVideoDataset(Dataset):
             raise IndexError(index)
         index %= self.num_clips
         return self.transform(self.frames_of(index)), int(self.labels[index])
+
+
+def build_synthetic(split: str, *, frames: int, size: int, mean: Sequence[float],
+                    std: Sequence[float], num_clips: int | None = None, num_classes: int = 8,
+                    seed: int = 0) -> SyntheticVideoDataset:
+    """The ``synthetic`` split: 512 training clips (128 otherwise); each split its own stream."""
+    clips = num_clips or (512 if split == "train" else 128)
+    split_seed = int(np.random.SeedSequence([seed, ("train", "val", "test").index(split)])
+                     .generate_state(1)[0])
+    return SyntheticVideoDataset(clips, num_classes, frames=frames, size=size, seed=split_seed,
+                                 mean=mean, std=std)
+
+
+SYNTHETIC = register_dataset(DatasetSpec(
+    name="synthetic", builder=build_synthetic, flip=False, input_defaults={"size": 112},
+    augment={"affine": False, "color_jitter": False, "erasing": False}))

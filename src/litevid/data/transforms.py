@@ -13,8 +13,9 @@ Two stages, split by cost:
   (``augment="batch"``), or per clip inside ``ClipTransform`` (``augment="worker"``).
 
 Flip lives in the worker stage because it is a free view on uint8 there. It is configurable per
-dataset: Something-Something labels name directions ("from left to right"), and the synthetic
-dataset's classes are motion directions, so both default to no flip.
+dataset (``DatasetSpec.flip``): Something-Something labels name directions ("from left to right"),
+and the synthetic dataset's classes are motion directions, so both default to no flip. Sizes and
+mean/std not given come from ``specs.input_contract`` (the model spec's defaults), never literals.
 kornia is imported inside ``VideoAugment``: ``import litevid`` needs only torch, numpy, rich.
 """
 
@@ -28,9 +29,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["AugmentConfig", "ClipTransform", "VideoAugment", "default_augment", "normalize_clip"]
+from .specs import dataset_spec, input_contract
 
-_NO_FLIP = ("ssv2", "synthetic")
+__all__ = ["AugmentConfig", "ClipTransform", "VideoAugment", "default_augment", "normalize_clip"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,10 @@ class AugmentConfig:
 
 
 def default_augment(dataset: str) -> AugmentConfig:
-    """The training augmentation for a dataset: all on, flip off where labels name directions."""
-    if dataset == "synthetic":
-        return AugmentConfig(flip=False, affine=False, color_jitter=False, erasing=False)
-    return AugmentConfig(flip=dataset not in _NO_FLIP)
+    """The training augmentation of a registered dataset: all on unless its spec turns parts off
+    (``DatasetSpec.augment``), flip as its spec says (off where labels name directions)."""
+    spec = dataset_spec(dataset)
+    return AugmentConfig(**{"flip": spec.flip, **spec.augment})
 
 
 def _stats(values: Sequence[float], name: str) -> torch.Tensor:
@@ -142,31 +143,33 @@ class ClipTransform:
     """uint8 frames ``(T, H, W, 3)`` -> clip ``(C, T, size, size)``.
 
     Args:
-        size: output height and width.
+        size: output height and width (default: the ``ModelSpec`` default).
         short_side: short side before cropping; default ``size * 8 / 7`` (256 for 224), the
             usual resize-then-crop ratio. The dataset asks the decoder for this size already.
         train: random crop (and flip, augmentation); otherwise centre crop.
         flip: random horizontal flip when training.
-        mean: normalisation mean (the model spec's).
-        std: normalisation std.
+        mean: normalisation mean, the model spec's (default: the ``ModelSpec`` default).
+        std: normalisation std, likewise.
         augment: ``VideoAugment`` to run per clip here (``augment="worker"``), or ``None``.
         output: ``"float"`` (normalised float32) or ``"uint8"`` (for batch augmentation).
     """
 
-    def __init__(self, size: int = 224, *, short_side: int | None = None, train: bool = True,
-                 flip: bool = True, mean: Sequence[float] = (0.485, 0.456, 0.406),
-                 std: Sequence[float] = (0.229, 0.224, 0.225),
-                 augment: VideoAugment | None = None, output: str = "float") -> None:
+    def __init__(self, size: int | None = None, *, short_side: int | None = None,
+                 train: bool = True, flip: bool = True, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None, augment: VideoAugment | None = None,
+                 output: str = "float") -> None:
         if output not in ("float", "uint8"):
             raise ValueError(f"output must be 'float' or 'uint8', got {output!r}")
         if output == "uint8" and augment is not None:
             raise ValueError("augment runs on float clips; with output='uint8' apply it per batch")
-        self.size = int(size)
+        contract = input_contract(size=size, mean=mean, std=std)
+        self.size = int(contract["size"])
         self.short_side = int(short_side) if short_side else round(self.size * 8 / 7)
         if self.short_side < self.size:
-            raise ValueError(f"short_side {self.short_side} is smaller than the crop size {size}")
+            raise ValueError(f"short_side {self.short_side} is smaller than the crop size "
+                             f"{self.size}")
         self.train, self.flip, self.output = train, flip, output
-        self.mean, self.std = tuple(mean), tuple(std)
+        self.mean, self.std = contract["mean"], contract["std"]
         self.augment = augment.train(train) if augment is not None else None
 
     def __repr__(self) -> str:
