@@ -18,13 +18,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..utils.config import option
+from .modes import MODE_TABLE, MODES, PAPER_BATCH, PRECISIONS
 
 __all__ = ["BenchConfig", "MODES", "PAPER_BATCH", "PRECISIONS"]
-
-MODES = ("train", "batch", "single")
-PRECISIONS = ("fp32", "amp-fp16", "amp-bf16")
-# Batch size per mode in the study (section 3.2): training step B=8, batch-mode B=32, single B=1.
-PAPER_BATCH = {"train": 8, "batch": 32, "single": 1}
 
 
 @dataclass
@@ -81,7 +77,9 @@ class BenchConfig:
     def resolved(self, device_type: str) -> "BenchConfig":
         """A copy with every ``auto``/``None`` default filled in for ``device_type``."""
         accel = device_type != "cpu"
-        modes = self.modes if self.modes != "auto" else (",".join(MODES) if accel else "single")
+        modes = self.modes
+        if modes == "auto":
+            modes = ",".join(m for m, spec in MODE_TABLE.items() if accel or spec.cpu_default)
         precision = self.precision
         if precision == "auto":
             precision = "amp-fp16" if device_type == "cuda" else "fp32"

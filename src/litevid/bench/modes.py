@@ -1,9 +1,14 @@
-"""The study's three measured modes as step functions built before timing starts.
+"""The measured modes: a table of ``Mode`` entries, each building its step before timing starts.
 
 - ``train``: one full training step: forward under autocast, cross-entropy, backward (scaled when
   fp16), SGD step, zero-grad. Batch 8 in the study.
 - ``batch``: forward only under ``torch.inference_mode()``, batch 32.
 - ``single``: forward only under ``torch.inference_mode()``, batch 1.
+
+Adding a mode is one entry in ``MODE_TABLE`` (its name, the study's batch, whether it trains,
+whether the CPU default runs it, and the function building its step); the flags, the runner and
+the FLOP count read the table. This module imports torch only inside the step builders, so the
+command line can read the table without loading torch.
 
 Inputs are synthetic tensors of the model's input contract (``model.spec``), created on the
 device before timing, so no data loading, host-to-device copy or allocation of inputs is ever
@@ -16,26 +21,28 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
-from .config import MODES
+__all__ = ["MODES", "MODE_TABLE", "Mode", "PAPER_BATCH", "PRECISIONS", "PreparedStep",
+           "autocast_context", "make_inputs", "prepare_step"]
 
-__all__ = ["PreparedStep", "autocast_context", "make_inputs", "prepare_step"]
-
-_AMP_DTYPES = {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}
+PRECISIONS = ("fp32", "amp-fp16", "amp-bf16")
 
 
 def autocast_context(device_type: str, precision: str) -> ContextManager:
     """Autocast for ``amp-*`` precisions, a no-op for ``fp32``."""
+    import torch
+
     if precision == "fp32":
         return contextlib.nullcontext()
-    if precision not in _AMP_DTYPES:
+    dtypes = {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}
+    if precision not in dtypes:
         raise ValueError(f"unknown precision {precision!r}")
-    return torch.autocast(device_type=device_type, dtype=_AMP_DTYPES[precision])
+    return torch.autocast(device_type=device_type, dtype=dtypes[precision])
 
 
 def make_inputs(input_shape: tuple[int, ...], batch_size: int, num_classes: int | dict[str, int],
@@ -43,6 +50,8 @@ def make_inputs(input_shape: tuple[int, ...], batch_size: int, num_classes: int 
                 seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded random clip batch ``(B, C, T, H, W)`` and integer targets ``(B,)`` on ``device``
     (one target per clip; named heads take it modulo their width, see ``_loss``)."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((batch_size, *input_shape), generator=gen)  # (B, C, T, H, W)
     widest = max(num_classes.values()) if isinstance(num_classes, dict) else num_classes
@@ -54,6 +63,8 @@ def make_inputs(input_shape: tuple[int, ...], batch_size: int, num_classes: int 
 
 
 def _loss(out: Any, target: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
     if isinstance(out, dict):  # multi-head models (EPIC-KITCHENS verb/noun)
         return sum(F.cross_entropy(o.float(), target % o.shape[-1]) for o in out.values())
     return F.cross_entropy(out.float(), target % out.shape[-1])
@@ -77,6 +88,8 @@ class PreparedStep:
 
 
 def _inference_context(device_type: str, precision: str) -> Callable[[], ContextManager]:
+    import torch
+
     def ctx() -> ContextManager:
         stack = contextlib.ExitStack()
         stack.enter_context(torch.inference_mode())
@@ -86,6 +99,72 @@ def _inference_context(device_type: str, precision: str) -> Callable[[], Context
     return ctx
 
 
+def _train_step(model: nn.Module, fn: Callable[..., Any], x: torch.Tensor, target: torch.Tensor,
+                precision: str) -> tuple[Callable[[], None], Callable[[], ContextManager]]:
+    """Forward under autocast, loss, backward (scaled for fp16 on CUDA), SGD step, zero-grad."""
+    import torch
+
+    device_type = x.device.type
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    scaler = (torch.amp.GradScaler(device_type)
+              if precision == "amp-fp16" and device_type == "cuda" else None)
+
+    def step() -> None:
+        with autocast_context(device_type, precision):
+            loss = _loss(fn(x), target)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step, contextlib.nullcontext  # the step manages autocast itself
+
+
+def _forward_step(model: nn.Module, fn: Callable[..., Any], x: torch.Tensor, target: torch.Tensor,
+                  precision: str) -> tuple[Callable[[], None], Callable[[], ContextManager]]:
+    """Forward only, inside ``inference_mode`` + autocast entered once around the timed loop."""
+    model.eval()
+
+    def step() -> None:
+        fn(x)
+
+    return step, _inference_context(x.device.type, precision)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One measured mode.
+
+    Attributes:
+        name: the ``--modes`` name.
+        paper_batch: its batch size in the study (section 3.2).
+        training: the step trains (model in train mode; FLOPs count forward and backward).
+        cpu_default: measured by default on a CPU-only machine.
+        build: ``build(model, fn, x, target, precision) -> (step, context)``; ``fn`` is the model
+            or its compiled form.
+    """
+
+    name: str
+    paper_batch: int
+    training: bool
+    cpu_default: bool
+    build: Callable[..., tuple[Callable[[], None], Callable[[], ContextManager]]]
+
+
+MODE_TABLE: dict[str, Mode] = {m.name: m for m in (
+    Mode("train", paper_batch=8, training=True, cpu_default=False, build=_train_step),
+    Mode("batch", paper_batch=32, training=False, cpu_default=False, build=_forward_step),
+    Mode("single", paper_batch=1, training=False, cpu_default=True, build=_forward_step),
+)}
+MODES = tuple(MODE_TABLE)
+PAPER_BATCH = {name: m.paper_batch for name, m in MODE_TABLE.items()}
+
+
 def prepare_step(model: nn.Module, mode: str, x: torch.Tensor, target: torch.Tensor, *,
                  precision: str = "fp32", compile: bool = False,
                  sync: Callable[[], None] = lambda: None) -> PreparedStep:
@@ -93,45 +172,19 @@ def prepare_step(model: nn.Module, mode: str, x: torch.Tensor, target: torch.Ten
 
     Args:
         model: the model, on its device (and memory format).
-        mode: ``train``, ``batch`` or ``single``.
+        mode: a name in ``MODE_TABLE``.
         x: input batch ``(B, C, T, H, W)``.
-        target: class indices ``(B,)`` (train only).
+        target: class indices ``(B,)`` (training modes only).
         precision: ``fp32``, ``amp-fp16`` or ``amp-bf16``.
         compile: ``torch.compile`` the model and run the compiling call here.
         sync: device synchronisation, so the compile time is complete.
     """
-    if mode not in MODES:
+    import torch
+
+    if mode not in MODE_TABLE:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    device_type = x.device.type
     fn: nn.Module | Callable[..., Any] = torch.compile(model) if compile else model
-
-    if mode == "train":
-        model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-        scaler = (torch.amp.GradScaler(device_type)
-                  if precision == "amp-fp16" and device_type == "cuda" else None)
-
-        def step() -> None:
-            with autocast_context(device_type, precision):
-                loss = _loss(fn(x), target)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            opt.zero_grad(set_to_none=True)
-
-        context: Callable[[], ContextManager] = contextlib.nullcontext
-    else:
-        model.eval()
-
-        def step() -> None:
-            fn(x)
-
-        context = _inference_context(device_type, precision)
-
+    step, context = MODE_TABLE[mode].build(model, fn, x, target, precision)
     compile_s = None
     if compile:
         t0 = time.perf_counter()

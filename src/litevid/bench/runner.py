@@ -240,7 +240,7 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
     from .environment import collect_environment
     from .flops import count_flops
     from .memory import measure_memory
-    from .modes import make_inputs, prepare_step
+    from .modes import MODE_TABLE, make_inputs, prepare_step
     from .timing import StopRule, make_timer, run_timed, warm_up
 
     cfg = job.config
@@ -296,10 +296,10 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
         report("flops", 0, None)
         with torch.device("meta"):
             meta_model = create_model(job.model, frames=frames, size=size)
-        if job.mode == "train":
+        training = MODE_TABLE[job.mode].training
+        if training:
             meta_model.train()
-        row.gflops = count_flops(meta_model, (batch, *input_shape),
-                                 backward=job.mode == "train").gflops
+        row.gflops = count_flops(meta_model, (batch, *input_shape), backward=training).gflops
         del meta_model
 
         report("compile" if cfg.compile else "prepare", 0, None)

@@ -16,11 +16,12 @@ values, else the model's spec, else the dataset's override, else the ``ModelSpec
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from ..utils.registry import add_unique, lookup
 
 __all__ = ["CONTRACT", "DatasetSpec", "dataset_spec", "input_contract", "list_datasets",
            "register_dataset"]
@@ -119,21 +120,12 @@ _REGISTRY: dict[str, DatasetSpec] = {}
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     """Add ``spec`` to the registry and return it; a name registered twice raises."""
-    if spec.name in _REGISTRY:
-        raise ValueError(f"dataset {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return add_unique(_REGISTRY, spec.name, spec, "dataset")
 
 
 def dataset_spec(name: str) -> DatasetSpec:
     """The spec of a registered dataset; reads nothing."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown dataset {name!r}{hint} (available: "
-                         f"{', '.join(sorted(_REGISTRY))})") from None
+    return lookup(_REGISTRY, name, "dataset")
 
 
 def list_datasets(*, annotated: bool = False) -> list[str]:

@@ -10,7 +10,6 @@ the spec and optionally loads local weights.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import inspect
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Callable
 import torch.nn as nn
 
 from ..layers.classifier import NumClasses
+from ..utils.registry import add_unique, lookup
 
 __all__ = [
     "CATEGORIES",
@@ -187,32 +187,23 @@ def register_model(spec: ModelSpec) -> Callable[[Callable[..., nn.Module]], Call
 
     def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = builder.__name__
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
         if spec.name and spec.name != name:
             raise ValueError(f"ModelSpec.name {spec.name!r} differs from the builder {name!r}; "
                              "leave it out, register_model fills it")
         family = builder.__module__.rsplit(".", 1)[-1]
         params = inspect.signature(builder).parameters
-        _REGISTRY[name] = _Entry(
+        add_unique(_REGISTRY, name, _Entry(
             spec=dataclasses.replace(spec, name=name, family=family),
             builder=builder,
             shape_args=frozenset(a for a in _SHAPE_ARGS if a in params),
-        )
+        ), "model")
         return builder
 
     return decorator
 
 
 def _entry(name: str) -> _Entry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(
-            f"unknown model {name!r}{hint} (available: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    return lookup(_REGISTRY, name, "model")
 
 
 def list_models(pattern: str | None = None) -> list[str]:
