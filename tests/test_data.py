@@ -535,8 +535,11 @@ def test_dataset_override_of_the_input_contract(monkeypatch):
     assert SyntheticVideoDataset(2).size == 112  # the class follows the same entry
     spec = dataclasses.replace(models.model_spec(models.list_models()[0]), frames=5, size=48)
     monkeypatch.setattr(models, "model_spec", lambda n: spec)
-    ds = build_dataset("synthetic", num_clips=2, model="tiny")  # a model's size wins
-    assert (ds.frames, ds.size) == (5, 48) and ds[0][0].shape == (3, 5, 48, 48)
+    ds = build_dataset("synthetic", num_clips=2, model="tiny")  # what the data is wins: its
+    assert (ds.frames, ds.size) == (5, 112) and ds[0][0].shape == (3, 5, 112, 112)  # size
+    from litevid.data import input_contract
+
+    assert input_contract(model="tiny", dataset="k400", size=None)["size"] == 48  # no default
     assert build_dataset("synthetic", num_clips=2, model="tiny", size=24).size == 24
 
 

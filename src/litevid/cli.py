@@ -20,6 +20,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "litevid.bench.cli",
     "litevid.results.cli",
     "litevid.data.cli",
+    "litevid.train.cli",
 )
 
 

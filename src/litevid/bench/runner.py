@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import importlib
 import json
 import os
 import subprocess
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..results.measurement import Measurement
+from ..utils.registry import import_modules
 from .config import BenchConfig
 
 __all__ = ["Job", "ProgressFn", "is_oom", "plan_jobs", "resolve_device", "run_bench", "run_job",
@@ -87,13 +87,6 @@ def resolve_device(device: str) -> str:
     if dtype not in ("cpu", "cuda", "mps"):
         raise ValueError(f"--device {device!r}: choose auto, cpu, cuda, cuda:N or mps")
     return device
-
-
-def import_modules(modules: list[str] | str) -> None:
-    if isinstance(modules, str):
-        modules = [m.strip() for m in modules.split(",") if m.strip()]
-    for mod in modules:
-        importlib.import_module(mod)
 
 
 def select_models(pattern: str) -> list[str]:

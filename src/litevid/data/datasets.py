@@ -86,6 +86,11 @@ class VideoClipDataset(Dataset):
         return len(self.records)
 
     @property
+    def size(self) -> int:
+        """Crop size of the clips (``H = W``)."""
+        return self.transform.size
+
+    @property
     def skipped(self) -> int:
         """Bad clips skipped so far, over all loader workers."""
         return int(self._skipped.value)
@@ -165,9 +170,9 @@ def build_dataset(name: str, split: str = "train", *,
         label_names: ``list`` only: names of the label columns.
         filename_template: file/folder naming override (see the readers).
         model: registry name whose spec gives frames, size, mean, std (explicit values win).
-        frames: clip length T. Unset values of frames, size, mean and std come from ``model``,
-            else the dataset's ``input_defaults`` (synthetic: 112 pixels), else the ``ModelSpec``
-            defaults (``input_contract``).
+        frames: clip length T. Unset values of frames, size, mean and std come from the
+            dataset's ``input_defaults`` (synthetic: 112 pixels), else ``model``, else the
+            ``ModelSpec`` defaults (``input_contract``).
         size: crop size.
         short_side: resize before crop (default ``size * 8 / 7``).
         mean: normalisation mean.

@@ -51,7 +51,10 @@ class DatasetSpec:
             (``ek100_action_map``); non-train splits then need the training annotations.
         flip: horizontal flip in training (off where labels name directions).
         augment: ``AugmentConfig`` field overrides of the training augmentation.
-        input_defaults: input-contract values (``size``) used when no model gives them.
+        input_defaults: input-contract values (``size``) used when none is given.
+        train_defaults: ``TrainConfig`` settings a training run on this dataset uses unless the
+            command line sets them (synthetic: a small, quick from-scratch run instead of the
+            study's recipe for fine-tuning on real datasets); ``litevid train`` prints them.
         help: what ``--annotations`` and ``--labels`` mean, for ``litevid data check --help``.
     """
 
@@ -69,6 +72,7 @@ class DatasetSpec:
     flip: bool = True
     augment: Mapping[str, Any] = field(default_factory=dict)
     input_defaults: Mapping[str, Any] = field(default_factory=dict)
+    train_defaults: Mapping[str, Any] = field(default_factory=dict)
     help: str = ""
 
     def __post_init__(self) -> None:
@@ -137,9 +141,10 @@ def input_contract(*, model: str | None = None, dataset: str | None = None,
                    **given: Any) -> dict[str, Any]:
     """The input-contract fields named in ``given`` (``frames``, ``size``, ``mean``, ``std``).
 
-    Each is its ``given`` value when not ``None``, else the model's spec (``model`` is a registry
-    name), else the dataset's ``input_defaults``, else the ``ModelSpec`` field default: the one
-    source of 16 frames, 224 pixels and ImageNet mean/std. The model registry is imported only
+    Each is its ``given`` value when not ``None``, else the dataset's ``input_defaults`` (what the
+    data natively is: the synthetic dataset renders 112-pixel frames; recorded datasets declare
+    none), else the model's spec (``model`` is a registry name), else the ``ModelSpec`` field
+    default: the one source of 16 frames, 224 pixels and ImageNet mean/std. The model registry is imported only
     when something has to be looked up there.
     """
     unknown = set(given) - set(CONTRACT)
@@ -150,12 +155,12 @@ def input_contract(*, model: str | None = None, dataset: str | None = None,
         from ..models import ModelSpec, model_spec  # when used: ``import litevid.data`` stays light
 
         fallback = {f.name: f.default for f in dataclasses.fields(ModelSpec) if f.name in given}
-        if dataset is not None:
-            fallback.update({k: v for k, v in dataset_spec(dataset).input_defaults.items()
-                             if k in given})
         if model is not None:
             spec = model_spec(model)
             fallback.update({k: getattr(spec, k) for k in given})
+        if dataset is not None:  # what the data natively is (synthetic renders 112 pixels)
+            fallback.update({k: v for k, v in dataset_spec(dataset).input_defaults.items()
+                             if k in given})
         out = {**fallback, **out}
     for k in ("mean", "std"):
         if k in out:

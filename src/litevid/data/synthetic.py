@@ -161,4 +161,7 @@ def build_synthetic(split: str, *, frames: int, size: int, mean: Sequence[float]
 
 SYNTHETIC = register_dataset(DatasetSpec(
     name="synthetic", builder=build_synthetic, flip=False, input_defaults={"size": 112},
+    # From scratch on a 2-core CPU in about 5 minutes: 8 frames at 64 px, 64 optimizer steps
+    # per epoch (each at the learning rate of the recipe), 12 epochs.
+    train_defaults={"frames": 8, "size": 64, "effective_batch": 8, "epochs": 12},
     augment={"affine": False, "color_jitter": False, "erasing": False}))

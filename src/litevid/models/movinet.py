@@ -2,11 +2,16 @@
 
 The base architecture follows the TF release (``BLOCK_SPECS['a0']``/``['a2']``) and the PyTorch
 port ``Atze00/MoViNet-pytorch`` with ``causal=False, conv_type='3d'``: a (1,3,3) stem, inverted
-bottlenecks with a depthwise 3D conv, SE, and a ReZero scalar (``alpha``, initialised to 0) on the
+bottlenecks with a depthwise 3D conv, SE, and a ReZero scalar (``alpha``) on the
 residual branch, then a 1x1x1 conv, global pooling and a two-layer classifier. Swish activations,
 BN eps 1e-3, no input normalisation (raw [0, 1] frames).
 
 What differs:
+- Every block's ReZero scale ``alpha`` starts at 1 (``rezero_init``), not 0 as in the port. The
+  study always starts MoViNet from Kinetics weights, which set ``alpha``; from scratch, a zero
+  start leaves the blocks switched off while Adam moves ``alpha`` by about the learning rate per
+  step: at the study's 3e-4, MoViNet-A0 stayed at chance on two synthetic motion classes after 256
+  steps (54%), against 99% with ``alpha = 1`` (``rezero_init=0.0`` restores the port's start).
 - The classifier's two 1x1x1 convs ("dense9", "dense10") are ``nn.Linear`` layers on the pooled
   vector (same parameters); the checkpoint filter reshapes them.
 - Convolutions use symmetric padding. The TF-converted checkpoints expect TF "SAME" padding on
@@ -90,7 +95,7 @@ class MoViNetBlock(nn.Module):
 
     def __init__(
         self, in_chs: int, out_chs: int, exp_chs: int, kernel: _Kernel, stride: int, *,
-        causal: bool = False,
+        causal: bool = False, rezero_init: float = 1.0,
     ) -> None:
         super().__init__()
         kt, kh, kw = kernel
@@ -107,7 +112,7 @@ class MoViNetBlock(nn.Module):
                 res.append(nn.AvgPool3d((1, 3, 3), (1, stride, stride), (0, 1, 1)))
             res.append(ConvNormAct(in_chs, out_chs, 1, dims=3, bn_eps=_BN_EPS, act_layer=None))
         self.res = nn.Sequential(*res)  # empty Sequential = identity
-        self.alpha = nn.Parameter(torch.zeros(()))  # ReZero
+        self.alpha = nn.Parameter(torch.full((), float(rezero_init)))  # ReZero scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch = self.project(self.se(self.deep(self.expand(x))))
@@ -155,6 +160,8 @@ class MoViNet(VideoModel):
         hidden_dim: width of the first classifier layer ("dense9"): the pre-logit features.
         drop_rate: dropout before the last layer (0.2).
         causal: stream mode (causal temporal padding, cumulative SE; see the module docstring).
+        rezero_init: start value of every block's ReZero scale ``alpha`` (see the module
+            docstring: 1.0 here, 0.0 in the PyTorch port; checkpoints overwrite it).
         in_chans: input channels.
     """
 
@@ -168,6 +175,7 @@ class MoViNet(VideoModel):
         hidden_dim: int = 2048,
         drop_rate: float = 0.2,
         causal: bool = False,
+        rezero_init: float = 1.0,
         in_chans: int = 3,
     ) -> None:
         super().__init__()
@@ -178,7 +186,8 @@ class MoViNet(VideoModel):
         blocks, cin = OrderedDict(), stem_chs
         for i, stage in enumerate(stages):
             for j, (cout, exp, kernel, stride) in enumerate(stage):
-                blocks[f"b{i}_l{j}"] = MoViNetBlock(cin, cout, exp, kernel, stride, causal=causal)
+                blocks[f"b{i}_l{j}"] = MoViNetBlock(cin, cout, exp, kernel, stride, causal=causal,
+                                                        rezero_init=rezero_init)
                 cin = cout
         self.blocks = nn.Sequential(blocks)
         self.conv_head = ConvNormAct(cin, head_chs, 1, dims=3, bn_eps=_BN_EPS, act_layer=nn.SiLU)

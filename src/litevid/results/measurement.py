@@ -8,8 +8,10 @@ so a column is declared once. Today's kinds:
 - ``Measurement`` (table ``measurements``): one timed (model, mode) job of ``litevid bench`` and
   the data-loader rows of ``litevid data bench`` (mode ``loader``).
 
-Training/evaluation and export rows are further subclasses with their own tables, listed in
-``ROW_TYPES``. Adding a kind or a field is additive: bump ``SCHEMA_VERSION`` in ``store.py`` and
+- ``Evaluation`` (table ``evaluations``): accuracy of a trained model on a split, with the
+  training cost (epochs, wall time, GPU-hours, time to best) and the checkpoint/annotation hashes.
+
+Export rows will be a further subclass with its own table, listed in ``ROW_TYPES``. Adding a kind or a field is additive: bump ``SCHEMA_VERSION`` in ``store.py`` and
 say what changed in its ``SCHEMA_HISTORY``; older files get the new tables/columns on open.
 
 No torch here (reports read the store anywhere).
@@ -24,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["ENV_FIELDS", "Measurement", "ROW_TYPES", "Row", "now_utc", "sql_columns"]
+__all__ = ["ENV_FIELDS", "Evaluation", "Measurement", "ROW_TYPES", "Row", "now_utc", "sql_columns"]
 
 # Environment fields copied from ``bench.environment.collect_environment`` into every row.
 ENV_FIELDS = ("device_type", "device_name", "cpu_model", "hostname", "torch_version",
@@ -136,8 +138,44 @@ class Measurement(Row):
         self.samples_ms = list(samples_ms)
 
 
+@dataclass(kw_only=True)
+class Evaluation(Row):
+    """One evaluation of a trained model on a dataset split (``litevid train`` / ``eval``).
+
+    ``top1``/``top5``/``mean_class_acc`` are of the main head (the label; the action for
+    EPIC-KITCHENS-100, correct iff verb and noun are); ``metrics`` holds every head. Training
+    fields are ``None`` when the checkpoint's history is unknown (a foreign state dict).
+    """
+
+    TABLE: ClassVar[str] = "evaluations"
+    INDEX: ClassVar[tuple[str, ...]] = ("model", "dataset", "split")
+
+    dataset: str
+    split: str
+    clips: int | None = None  # clips evaluated (valid labels of the main head)
+    views: str = "1x1"  # temporal views x spatial crops (the study: one centre clip, one crop)
+    frames: int | None = None
+    size: int | None = None
+    precision: str | None = None
+    top1: float | None = None
+    top5: float | None = None
+    mean_class_acc: float | None = None
+    metrics: dict[str, Any] | None = None  # JSON: per head clips / top1 / top5 / mean class acc
+    epochs: int | None = None  # epochs trained
+    best_epoch: int | None = None  # epoch of the evaluated (best) weights
+    train_wall_s: float | None = None  # training wall time, evaluations included
+    time_to_best_s: float | None = None  # training wall time until the best epoch ended
+    gpu_hours: float | None = None  # train_wall_s x GPUs / 3600 (None when trained on CPU)
+    world_size: int | None = None
+    eval_wall_s: float | None = None
+    checkpoint: str | None = None
+    checkpoint_sha256: str | None = None
+    annotations: str | None = None
+    annotations_sha256: str | None = None
+
+
 # Every kind of row the store holds; one table each.
-ROW_TYPES: tuple[type[Row], ...] = (Measurement,)
+ROW_TYPES: tuple[type[Row], ...] = (Measurement, Evaluation)
 
 _SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bool: "INTEGER"}
 

@@ -30,6 +30,7 @@ SCHEMA_HISTORY: dict[int, str] = {
     1: "measurements: latency rows of litevid bench",
     2: "columns generated from results.measurement row types; measurements.breakdown_ms (JSON "
        "stage times of loader and end-to-end rows) and cpu_s (process CPU time while timed)",
+    3: "evaluations: accuracy rows of litevid train / eval (results.measurement.Evaluation)",
 }
 SCHEMA_VERSION = max(SCHEMA_HISTORY)
 MIGRATIONS: dict[int, list[str]] = {}  # MIGRATIONS[v]: SQL run when upgrading to version v

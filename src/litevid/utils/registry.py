@@ -7,9 +7,10 @@ matches (``difflib``) and lists what exists, as timm's and torchvision's registr
 from __future__ import annotations
 
 import difflib
-from typing import MutableMapping, TypeVar
+import importlib
+from typing import MutableMapping, Sequence, TypeVar
 
-__all__ = ["add_unique", "lookup"]
+__all__ = ["add_unique", "import_modules", "lookup"]
 
 T = TypeVar("T")
 
@@ -31,3 +32,12 @@ def lookup(table: MutableMapping[str, T], name: str, kind: str) -> T:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(
             f"unknown {kind} {name!r}{hint} (available: {', '.join(sorted(table))})") from None
+
+
+def import_modules(modules: Sequence[str] | str) -> None:
+    """Import user modules (a list or a comma-separated string), e.g. to register their models;
+    worker processes call this too, so what they register exists everywhere."""
+    if isinstance(modules, str):
+        modules = [m.strip() for m in modules.split(",") if m.strip()]
+    for mod in modules:
+        importlib.import_module(mod)

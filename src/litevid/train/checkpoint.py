@@ -1,0 +1,92 @@
+"""Training checkpoints: everything needed to continue a run exactly, written atomically.
+
+A checkpoint is one ``torch.save`` file holding the model, optimizer, grad scaler and LR
+scheduler states, every RNG state (python, numpy, torch CPU and CUDA), the position in the run
+(epoch, optimizer step, micro-batches done in the epoch), the best validation metric so far, the
+history, the resolved ``TrainConfig`` and the litevid version. It is written to a temporary file
+and renamed (``utils.io.atomic_open``), so a run killed while saving keeps its previous
+checkpoint intact.
+
+Loading uses ``torch.load(weights_only=True)``: only tensors, containers and primitive values
+are unpickled, plus the classes in ``SAFE_GLOBALS`` (none are needed today: RNG states are
+stored as tensors and lists, configs as dicts). A file holding anything else is refused with an
+error naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..utils.io import atomic_open
+
+__all__ = ["CHECKPOINT_FORMAT", "SAFE_GLOBALS", "capture_rng", "file_sha256", "load_checkpoint",
+           "restore_rng", "save_checkpoint"]
+
+CHECKPOINT_FORMAT = "litevid-train-checkpoint/1"
+# Classes allowed beyond tensors, containers and primitives when a checkpoint is unpickled.
+SAFE_GLOBALS: list[Any] = []
+
+
+def capture_rng() -> dict[str, Any]:
+    """Every RNG state of this process, as tensors and plain lists (``weights_only``-safe)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "python": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back what ``capture_rng`` saved (CUDA states only where CUDA is available)."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (see the module docstring) to ``path`` atomically."""
+    with atomic_open(path, "wb") as f:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, f)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a litevid training checkpoint safely; a clear ``ValueError`` for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refused, truncated or foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a readable litevid checkpoint ({first[:200]})") from None
+    if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a litevid training checkpoint (format "
+                         f"{obj.get('format') if isinstance(obj, dict) else type(obj).__name__!r};"
+                         f" expected {CHECKPOINT_FORMAT})")
+    return obj
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file (checkpoints, annotation files) for the results store."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

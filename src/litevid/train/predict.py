@@ -1,0 +1,153 @@
+"""Checkpoints for inference, ``litevid eval`` on a split and ``litevid predict`` on video files.
+
+``load_for_inference`` builds the model a checkpoint was trained as (a litevid training
+checkpoint carries the model name, classifier widths, class names and clip shape; a plain state
+dict needs them from the caller) and refuses a checkpoint of another model or class count with
+an error naming the file. ``predict_files`` times the three stages of end-to-end inference per
+file: decode (open, sample segment centres, decode and resize), preprocess (crop, normalise) and
+the model's forward pass; a warm-up pass runs first so the first file is not charged for lazy
+initialisation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+
+
+__all__ = ["LoadedModel", "load_for_inference", "predict_files", "read_label_file"]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference and what its checkpoint says about it."""
+
+    model: nn.Module
+    name: str
+    num_classes: int | dict[str, int]
+    classes: dict[str, list[str]] | None
+    frames: int
+    size: int
+    checkpoint: dict[str, Any]  # the training checkpoint's metadata ({} for a plain state dict)
+
+
+def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.device,
+                       num_classes: int | Mapping[str, int] | None = None,
+                       frames: int | None = None, size: int | None = None) -> LoadedModel:
+    """Build ``name`` and load ``checkpoint`` (a litevid training checkpoint, or a state dict)."""
+    from ..models import create_model, model_spec
+    from ..models._weights import load_checkpoint as load_state_dict
+    from .checkpoint import load_checkpoint
+
+    path = Path(checkpoint)
+    spec = model_spec(name)
+    meta: dict[str, Any] = {}
+    try:
+        meta = load_checkpoint(path)
+    except ValueError as exc:
+        if "not a litevid training checkpoint" not in str(exc):
+            raise
+    if meta:
+        if meta.get("model_name") != name:
+            raise ValueError(f"{path}: checkpoint of model {meta.get('model_name')!r}, not "
+                             f"{name!r}")
+        heads = meta["num_classes"]
+        if num_classes is not None and _norm(num_classes) != _norm(heads):
+            raise ValueError(f"{path}: checkpoint has classifier {heads}, the data needs "
+                             f"{dict(num_classes) if isinstance(num_classes, Mapping) else num_classes}")
+        state = meta.pop("model")
+        for big in ("optimizer", "scheduler", "scaler", "rng"):
+            meta.pop(big, None)
+        frames, size = frames or meta.get("frames"), size or meta.get("size")
+    else:
+        state = load_state_dict(path)
+        heads = num_classes if num_classes is not None else spec.num_classes
+    frames, size = frames or spec.frames, size or spec.size
+    model = create_model(name, num_classes=dict(heads) if isinstance(heads, Mapping) else heads,
+                         frames=frames, size=size)
+    own = model.state_dict()
+    bad = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    missing = [k for k in own if k not in state]
+    if bad or missing:
+        what = (f"shape mismatch in {bad[:3]}" if bad else f"missing {len(missing)} tensors "
+                f"({missing[:3]}...)")
+        raise ValueError(f"{path}: not a checkpoint of {name} with classifier {heads}: {what}")
+    model.load_state_dict(state, strict=False)
+    return LoadedModel(model.to(device).eval(), name, heads, meta.get("classes"), frames, size,
+                       meta)
+
+
+def _norm(n: int | Mapping[str, int]) -> Any:
+    return dict(n) if isinstance(n, Mapping) else int(n)
+
+
+def read_label_file(path: str | Path) -> list[str]:
+    """Class names, one per line (``label_map_k400.txt`` style); a clear error when unreadable."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: labels file not found")
+    names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not names:
+        raise ValueError(f"{p}: no class names in the labels file")
+    return names
+
+
+def predict_files(loaded: LoadedModel, videos: Sequence[str | Path], *,
+                  classes: Mapping[str, list[str]] | None = None, top: int = 5
+                  ) -> list[dict[str, Any]]:
+    """Top-``top`` classes of each file and its stage times (ms): decode, preprocess, model.
+
+    A file that cannot be opened or decoded gives an entry with ``error`` (naming the file)
+    and the others go on.
+    """
+    from ..data.decode import open_video
+    from ..data.sampling import sample_indices
+    from ..data.transforms import ClipTransform
+    from ..models import model_spec
+
+    spec = model_spec(loaded.name)
+    transform = ClipTransform(loaded.size, train=False, flip=False, mean=spec.mean, std=spec.std)
+    device = next(loaded.model.parameters()).device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    with torch.inference_mode():  # warm-up: lazy init and allocator growth are not charged
+        loaded.model(torch.zeros(1, spec.in_chans, loaded.frames, loaded.size, loaded.size,
+                                 device=device))
+    sync()
+    names = dict(classes or loaded.classes or {})
+    results = []
+    for video in videos:
+        path = str(video)
+        try:
+            t0 = time.perf_counter()
+            with open_video(path) as v:
+                info = v.info
+                idx = info.first_index + sample_indices(info.frames, loaded.frames, train=False)
+                raw = v.read(idx, short_side=transform.short_side)
+            t1 = time.perf_counter()
+            clip = transform(raw)[None].to(device)  # (1, C, T, H, W)
+            sync()
+            t2 = time.perf_counter()
+            with torch.inference_mode():
+                out = loaded.model(clip)
+            sync()
+            t3 = time.perf_counter()
+        except (ValueError, OSError) as exc:
+            results.append({"video": path, "error": str(exc)})
+            continue
+        outs = out if isinstance(out, Mapping) else {"label": out}
+        heads = {}
+        for head, logits in outs.items():
+            scores, idx5 = logits.float().softmax(-1)[0].topk(min(top, logits.shape[-1]))
+            labels = names.get(head)
+            heads[head] = [{"class": int(i), "name": labels[i] if labels and i < len(labels)
+                            else str(int(i)), "score": float(s)}
+                           for s, i in zip(scores.tolist(), idx5.tolist())]
+        results.append({"video": path, "top": heads,
+                        "ms": {"decode": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3,
+                               "model": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}})
+    return results
