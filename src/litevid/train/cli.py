@@ -45,19 +45,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .distributed import DistContext
     from .evaluate import evaluate, write_outputs
     from .loop import resolve_precision
-    from .predict import load_for_inference
+    from .predict import load_for_inference, read_training_checkpoint
 
     dist = DistContext.from_env(args.device)
     dspec = dataset_spec(args.dataset)
     if dspec.builder is None and args.annotations is None:
         raise ValueError(f"dataset {args.dataset!r} needs --annotations (the split to evaluate)")
+    meta = read_training_checkpoint(args.checkpoint)  # its clip shape is the default
     ds = build_dataset(args.dataset, args.split, annotations=args.annotations, root=args.root,
                        labels=args.labels, train_annotations=args.train_annotations,
-                       model=args.model, frames=args.frames, size=args.size,
-                       augment="batch", num_clips=args.num_clips)
+                       model=args.model, frames=args.frames or meta.get("frames"),
+                       size=args.size or meta.get("size"), augment="batch",
+                       num_clips=args.num_clips)
     heads = model_heads(ds, dspec.action_map is not None)
     loaded = load_for_inference(args.model, args.checkpoint, device=dist.device,
-                                num_classes=heads, frames=ds.frames, size=ds.size)
+                                num_classes=heads, frames=ds.frames, size=ds.size,
+                                preloaded=meta)
     precision = resolve_precision(args.precision, dist.device)
     aug = ds.batch_transform.to(dist.device).eval() if ds.batch_transform is not None else None
     loader = eval_loader(ds, batch_size=args.batch_size, workers=args.workers, dist=dist)

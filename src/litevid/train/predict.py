@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 
 
-__all__ = ["LoadedModel", "load_for_inference", "predict_files", "read_label_file"]
+__all__ = ["LoadedModel", "load_for_inference", "predict_files", "read_label_file",
+           "read_training_checkpoint"]
 
 
 @dataclass
@@ -36,22 +37,31 @@ class LoadedModel:
     checkpoint: dict[str, Any]  # the training checkpoint's metadata ({} for a plain state dict)
 
 
-def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.device,
-                       num_classes: int | Mapping[str, int] | None = None,
-                       frames: int | None = None, size: int | None = None) -> LoadedModel:
-    """Build ``name`` and load ``checkpoint`` (a litevid training checkpoint, or a state dict)."""
-    from ..models import create_model, model_spec
-    from ..models._weights import load_checkpoint as load_state_dict
+def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A litevid training checkpoint's contents, or ``{}`` when the file is a plain state dict
+    (anything unreadable raises, naming the file)."""
     from .checkpoint import load_checkpoint
 
-    path = Path(checkpoint)
-    spec = model_spec(name)
-    meta: dict[str, Any] = {}
     try:
-        meta = load_checkpoint(path)
+        return load_checkpoint(path)
     except ValueError as exc:
         if "not a litevid training checkpoint" not in str(exc):
             raise
+    return {}
+
+
+def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.device,
+                       num_classes: int | Mapping[str, int] | None = None,
+                       frames: int | None = None, size: int | None = None,
+                       preloaded: dict[str, Any] | None = None) -> LoadedModel:
+    """Build ``name`` and load ``checkpoint`` (a litevid training checkpoint, or a state dict);
+    ``preloaded`` is ``read_training_checkpoint(checkpoint)`` when the caller has it already."""
+    from ..models import create_model, model_spec
+    from ..models._weights import load_checkpoint as load_state_dict
+
+    path = Path(checkpoint)
+    spec = model_spec(name)
+    meta = dict(read_training_checkpoint(path) if preloaded is None else preloaded)
     if meta:
         if meta.get("model_name") != name:
             raise ValueError(f"{path}: checkpoint of model {meta.get('model_name')!r}, not "
