@@ -182,6 +182,18 @@ def test_short_run_lowers_the_loss_and_writes_everything(tiny, tmp_path):
         Trainer(cfg)
 
 
+def test_results_show_lists_evaluations(tmp_path, capsys):
+    from litevid.results import Evaluation, ResultStore
+
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.insert(Evaluation(model="x3d_xs", dataset="ssv2", split="val", clips=10, top1=0.25,
+                                top5=0.5, mean_class_acc=0.2, frames=16, size=224))
+    assert main(["results", "show", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "evaluations" in out and "x3d_xs" in out and "0.2500" in out
+
+
 def test_resume_after_sigkill_gives_the_same_weights(tiny, tmp_path):
     """Kill a run with SIGKILL mid-epoch, resume it: its final weights equal an uninterrupted
     run's, bit for bit (CPU, deterministic)."""

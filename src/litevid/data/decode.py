@@ -33,7 +33,6 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np

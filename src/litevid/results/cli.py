@@ -29,13 +29,18 @@ def _filter(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[s
 def _cmd_show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .query import cross_device_average, latest_ok, relative_latency
     from ..utils.console import make_console
-    from .table import measurement_table
+    from .query import cross_device_average, latest_ok, relative_latency
+    from .table import evaluation_table, measurement_table
 
     with _open(args.db) as store:
         rows = _filter(list(store.rows()), args)
+        evals = [r for r in store.rows(table="evaluations")
+                 if not args.models or any(fnmatch.fnmatch(r["model"], p.strip())
+                                           for p in args.models.split(","))]
     console = make_console()
+    if evals:
+        console.print(evaluation_table(evals))
     if not rows:
         console.print(f"{args.db}: no results" + (" matching the filters" if
                                                   (args.mode or args.device or args.models) else ""))

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .query import relative_latency
 
-__all__ = ["fmt_bytes", "measurement_table", "mem_label", "settings_label"]
+__all__ = ["evaluation_table", "fmt_bytes", "measurement_table", "mem_label", "settings_label"]
 
 
 def fmt_bytes(n: int | None) -> str:
@@ -70,4 +70,25 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
                       "-" if rel_v is None else f"{rel_v:.2f}", mem,
                       _num(r.get("gflops"), ".1f"), _num(r.get("tflops"), ".3f"),
                       r.get("status") or "")
+    return table
+
+
+def evaluation_table(rows: Iterable[dict[str, Any]]):
+    """One line per stored evaluation: accuracy with what the training cost."""
+    from rich.table import Table
+
+    table = Table(title="evaluations (single view, single crop)",
+                  caption="top-1/top-5 of the main head (EK100: action = verb and noun right)")
+    for col in ("model", "dataset", "split", "clips", "input", "top-1", "top-5", "mean class",
+                "epochs", "train time", "device"):
+        table.add_column(col, justify="left" if col in ("model", "dataset", "split", "device")
+                         else "right")
+    for r in rows:
+        wall = r.get("train_wall_s")
+        table.add_row(r["model"], r["dataset"], r["split"], str(r.get("clips")),
+                      f"{r.get('frames')}x{r.get('size')}", _num(r.get("top1"), ".4f"),
+                      _num(r.get("top5"), ".4f"), _num(r.get("mean_class_acc"), ".4f"),
+                      str(r.get("epochs") if r.get("epochs") is not None else "-"),
+                      "-" if wall is None else f"{wall / 60:.1f} min",
+                      r.get("device_name") or "?")
     return table

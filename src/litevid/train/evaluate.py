@@ -23,10 +23,11 @@ from .data import clip_ids
 from .distributed import DistContext
 from .metrics import Evaluator
 
-__all__ = ["evaluate", "write_outputs"]
+__all__ = ["evaluate", "to_device", "write_outputs"]
 
 
-def _to_device(target: Any, device: torch.device) -> Any:
+def to_device(target: Any, device: torch.device) -> Any:
+    """Targets (a tensor, or a dict of them for named heads) on ``device``."""
     if isinstance(target, Mapping):
         return {k: v.to(device, non_blocking=True) for k, v in target.items()}
     return target.to(device, non_blocking=True)
@@ -56,7 +57,7 @@ def evaluate(model: nn.Module, loader: DataLoader, *, heads: int | Mapping[str, 
         with autocast_context(device.type, precision):
             out = model(clips)
         ids = clip_ids(loader.dataset, order[pos:pos + clips.shape[0]])
-        ev.add(out, _to_device(target, device), ids)
+        ev.add(out, to_device(target, device), ids)
         pos += clips.shape[0]
     ev.reduce(dist.all_reduce_sum)
     if keep_predictions and dist.enabled:

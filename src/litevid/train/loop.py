@@ -15,8 +15,8 @@ TensorBoard scalars with ``--tensorboard``. Only rank 0 writes.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import math
 import os
 import time
@@ -35,13 +35,12 @@ from .checkpoint import capture_rng, file_sha256, load_checkpoint, restore_rng, 
 from .config import TrainConfig, accumulation_steps, apply_dataset_defaults
 from .data import SeededClips, eval_loader, model_heads, train_loader
 from .distributed import DistContext
-from .evaluate import evaluate, write_outputs
+from .evaluate import evaluate, to_device, write_outputs
 from .metrics import IGNORE_INDEX
 
 __all__ = ["NonFiniteLoss", "RunState", "Trainer", "loss_fn", "lr_exhausted",
            "plateau_scheduler", "resolve_precision"]
 
-log = logging.getLogger("litevid.train")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -81,12 +80,6 @@ def loss_fn(out: torch.Tensor | Mapping[str, torch.Tensor],
         return sum(F.cross_entropy(o.float(), target[h], ignore_index=IGNORE_INDEX)
                    for h, o in out.items())
     return F.cross_entropy(out.float(), target, ignore_index=IGNORE_INDEX)
-
-
-def _to_device(x: Any, device: torch.device) -> Any:
-    if isinstance(x, Mapping):
-        return {k: v.to(device, non_blocking=True) for k, v in x.items()}
-    return x.to(device, non_blocking=True)
 
 
 def plateau_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
@@ -395,12 +388,12 @@ class Trainer:
             t0 = time.perf_counter()
             clips, target = next(it)
             t1 = time.perf_counter()
-            clips, target = clips.to(dev, non_blocking=True), _to_device(target, dev)
+            clips, target = clips.to(dev, non_blocking=True), to_device(target, dev)
             if self.train_aug is not None:
                 clips = self.train_aug(clips)
             boundary = (micro + 1) % self.accum == 0
             sync = boundary or not self.dist.enabled
-            ctx = self.ddp.no_sync() if not sync else _null()
+            ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
             with ctx:
                 with autocast_context(dev.type, self.precision):
                     loss = loss_fn(self.ddp(clips), target) / self.accum
@@ -482,12 +475,6 @@ class Trainer:
         self._say(f"evaluation row written to {cfg.db}: top-1 {row.top1:.4f}, top-5 "
                   f"{row.top5:.4f}, mean class accuracy {row.mean_class_acc:.4f}")
         return row
-
-
-def _null():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def _local_world() -> int:
