@@ -37,13 +37,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from ..bench.environment import collect_environment
     from ..data import build_dataset, dataset_spec
-    from ..results import Evaluation, ResultStore
-    from .checkpoint import file_sha256
     from .data import eval_loader, model_heads
     from .distributed import DistContext
-    from .evaluate import evaluate, write_outputs
+    from .evaluate import evaluate, store_evaluation, write_outputs
     from .loop import resolve_precision
     from .predict import load_for_inference, read_training_checkpoint
 
@@ -74,27 +71,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     classes = getattr(ds, "classes", None) or loaded.classes
     written = write_outputs(ev, out, classes)
-    state = loaded.checkpoint.get("state", {})
-    cuda = loaded.checkpoint.get("device_type") == "cuda"
-    elapsed = state.get("elapsed_s")
-    row = Evaluation(
-        model=args.model, dataset=args.dataset, split=args.split,
-        clips=summary["action" if ev.epic else next(iter(ev.heads))]["clips"],
-        frames=ds.frames, size=ds.size, precision=precision, top1=summary["top1"],
-        top5=summary["top5"], mean_class_acc=summary["mean_class_acc"], metrics=summary,
-        epochs=state.get("epoch"), best_epoch=state.get("best_epoch"), train_wall_s=elapsed,
-        time_to_best_s=state.get("time_to_best_s"),
-        gpu_hours=(elapsed * loaded.checkpoint.get("world_size", 1) / 3600
-                   if cuda and elapsed is not None else None),
-        world_size=loaded.checkpoint.get("world_size"), eval_wall_s=wall,
-        checkpoint=str(args.checkpoint), checkpoint_sha256=file_sha256(args.checkpoint),
-        annotations=args.annotations,
-        annotations_sha256=file_sha256(args.annotations) if args.annotations else None,
+    ckpt = loaded.checkpoint
+    store_evaluation(
+        ev, args.db, model=args.model, dataset=args.dataset, split=args.split, frames=ds.frames,
+        size=ds.size, precision=precision, eval_wall_s=wall, checkpoint=args.checkpoint,
+        annotations=args.annotations, device=dist.device,
+        training={**ckpt.get("state", {}), "world_size": ckpt.get("world_size"),
+                  "device_type": ckpt.get("device_type")},
         settings={"eval_args": {k: v for k, v in vars(args).items() if k != "func"},
-                  "train_config": loaded.checkpoint.get("config")})
-    row.set_environment(collect_environment(dist.device.type, dist.device.index or 0))
-    with ResultStore(args.db) as store:
-        store.insert(row)
+                  "train_config": ckpt.get("config")})
     print(f"{args.model} on {args.dataset} {args.split}: {len(ds)} clips, single view, "
           f"single crop, {ds.frames}x{ds.size}px, {wall:.1f} s")
     for head in [*ev.heads, *(["action"] if ev.epic else [])]:

@@ -23,7 +23,7 @@ from .data import clip_ids
 from .distributed import DistContext
 from .metrics import Evaluator
 
-__all__ = ["evaluate", "to_device", "write_outputs"]
+__all__ = ["evaluate", "store_evaluation", "to_device", "write_outputs"]
 
 
 def to_device(target: Any, device: torch.device) -> Any:
@@ -105,3 +105,37 @@ def write_outputs(ev: Evaluator, out_dir: str | Path, classes: Mapping[str, list
         atomic_write(path, buf.getvalue())
         written.append(path)
     return written
+
+
+def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str, split: str,
+                     frames: int, size: int, precision: str, eval_wall_s: float,
+                     checkpoint: str | Path, annotations: str | None, device: torch.device,
+                     training: Mapping[str, Any], settings: dict[str, Any]) -> Any:
+    """Write one ``Evaluation`` row (metrics, training cost, hashes, environment) to ``db``.
+
+    ``training`` holds the checkpoint's history: ``epoch``, ``best_epoch``, ``elapsed_s``,
+    ``time_to_best_s``, ``world_size`` and ``device_type`` (missing keys stay empty, as for a
+    plain state dict).
+    """
+    from ..bench.environment import collect_environment
+    from ..results import Evaluation, ResultStore
+    from .checkpoint import file_sha256
+
+    summary = ev.summary()
+    wall, world = training.get("elapsed_s"), training.get("world_size")
+    row = Evaluation(
+        model=model, dataset=dataset, split=split,
+        clips=summary["action" if ev.epic else next(iter(ev.heads))]["clips"],
+        frames=frames, size=size, precision=precision, top1=summary["top1"],
+        top5=summary["top5"], mean_class_acc=summary["mean_class_acc"], metrics=summary,
+        epochs=training.get("epoch"), best_epoch=training.get("best_epoch"), train_wall_s=wall,
+        time_to_best_s=training.get("time_to_best_s"),
+        gpu_hours=(wall * (world or 1) / 3600
+                   if training.get("device_type") == "cuda" and wall is not None else None),
+        world_size=world, eval_wall_s=eval_wall_s, checkpoint=str(checkpoint),
+        checkpoint_sha256=file_sha256(checkpoint), annotations=annotations,
+        annotations_sha256=file_sha256(annotations) if annotations else None, settings=settings)
+    row.set_environment(collect_environment(device.type, device.index or 0))
+    with ResultStore(db) as store:
+        store.insert(row)
+    return row

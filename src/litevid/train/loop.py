@@ -31,11 +31,11 @@ import torch.nn.functional as F
 from .. import __version__
 from ..bench.modes import autocast_context
 from ..utils.registry import import_modules
-from .checkpoint import capture_rng, file_sha256, load_checkpoint, restore_rng, save_checkpoint
+from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig, accumulation_steps, apply_dataset_defaults
 from .data import SeededClips, eval_loader, model_heads, train_loader
 from .distributed import DistContext
-from .evaluate import evaluate, to_device, write_outputs
+from .evaluate import evaluate, store_evaluation, to_device, write_outputs
 from .metrics import IGNORE_INDEX
 
 __all__ = ["NonFiniteLoss", "RunState", "Trainer", "loss_fn", "lr_exhausted",
@@ -377,7 +377,7 @@ class Trainer:
             seed=cfg.seed, dist=self.dist, skip_batches=st.batch_in_epoch)
         micro_total = min(micro_total, self.steps_per_epoch * self.accum)
         self.ddp.train()
-        skipped0 = self.train_ds.skipped if hasattr(self.train_ds.dataset, "skipped") else 0
+        skipped0 = getattr(self.train_ds.dataset, "skipped", 0)
         data_wait = compute = 0.0
         loss_sum = torch.zeros((), device=dev)
         losses: list[float] = []
@@ -432,8 +432,7 @@ class Trainer:
             compute += time.perf_counter() - t1
             data_wait += t1 - t0
         wall = time.perf_counter() - t_epoch
-        skipped = (self.train_ds.skipped - skipped0) if hasattr(self.train_ds.dataset,
-                                                                "skipped") else 0
+        skipped = getattr(self.train_ds.dataset, "skipped", 0) - skipped0
         return {"loss": sum(losses) / len(losses) if losses else float("nan"),
                 "clips": clips_done * self.dist.world_size,
                 "clips_per_s": clips_done * self.dist.world_size / max(wall, 1e-9),
@@ -447,31 +446,17 @@ class Trainer:
         write_outputs(ev, self.out, self.classes, prefix="best_")
 
     def _store(self, best: tuple[Any, float]) -> Any:
-        from ..bench.environment import collect_environment
-        from ..results import Evaluation, ResultStore
-
         ev, eval_s = best
-        summary, st, cfg = ev.summary(), self.state, self.cfg
-        dev = self.dist.device
-        best_path = self.out / "best.pt"
-        row = Evaluation(
-            model=cfg.model, dataset=cfg.dataset, split="val", clips=summary[
-                "action" if ev.epic else next(iter(ev.heads))]["clips"],
-            frames=self.frames, size=self.size, precision=self.precision,
-            top1=summary["top1"], top5=summary["top5"], mean_class_acc=summary["mean_class_acc"],
-            metrics=summary, epochs=st.epoch, best_epoch=st.best_epoch,
-            train_wall_s=self._elapsed(), time_to_best_s=st.time_to_best_s,
-            gpu_hours=(self._elapsed() * self.dist.world_size / 3600
-                       if dev.type == "cuda" else None),
-            world_size=self.dist.world_size, eval_wall_s=eval_s, checkpoint=str(best_path),
-            checkpoint_sha256=file_sha256(best_path),
-            annotations=cfg.val_annotations,
-            annotations_sha256=file_sha256(cfg.val_annotations) if cfg.val_annotations else None,
+        st, cfg, dev = self.state, self.cfg, self.dist.device
+        row = store_evaluation(
+            ev, cfg.db, model=cfg.model, dataset=cfg.dataset, split="val", frames=self.frames,
+            size=self.size, precision=self.precision, eval_wall_s=eval_s,
+            checkpoint=self.out / "best.pt", annotations=cfg.val_annotations, device=dev,
+            training={"epoch": st.epoch, "best_epoch": st.best_epoch,
+                      "elapsed_s": self._elapsed(), "time_to_best_s": st.time_to_best_s,
+                      "world_size": self.dist.world_size, "device_type": dev.type},
             settings={"train_config": cfg.to_dict(), "accumulation": self.accum,
                       "stop_reason": st.stop_reason})
-        row.set_environment(collect_environment(dev.type, dev.index or 0))
-        with ResultStore(cfg.db) as store:
-            store.insert(row)
         self._say(f"evaluation row written to {cfg.db}: top-1 {row.top1:.4f}, top-5 "
                   f"{row.top5:.4f}, mean class accuracy {row.mean_class_acc:.4f}")
         return row
