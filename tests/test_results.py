@@ -287,3 +287,125 @@ def test_results_package_does_not_import_torch():
                     f"{path.name} imports litevid.{node.module}"
             assert not any(n.split(".")[0] in ("torch", "numpy") for n in names), \
                 f"{path.name} imports {names}"
+
+
+# ---- runtime (schema v4) ------------------------------------------------------------------------
+
+def _v3_file(path: Path) -> None:
+    """A file as schema version 3 made it: today's tables without measurements.runtime."""
+    from litevid.results.store import _table_sql
+
+    cols = ", ".join(f"{name} {decl}" for name, decl, _ in sql_columns(Measurement)
+                     if name != "runtime")
+    con = sqlite3.connect(path)
+    con.execute(f"CREATE TABLE measurements (id INTEGER PRIMARY KEY, {cols})")
+    for sql in _table_sql("evaluations"):
+        con.execute(sql)
+    con.execute("INSERT INTO measurements (uid, created_at, model, mode, status, median_ms, "
+                "device_name) VALUES ('v3', '2025-01-01', 'old', 'single', 'ok', 5.0, 'GPU-A')")
+    con.execute("PRAGMA user_version = 3")
+    con.commit()
+    con.close()
+
+
+def test_v3_store_gains_runtime_and_old_rows_are_eager(tmp_path):
+    db = tmp_path / "v3.db"
+    _v3_file(db)
+    with pytest.raises(ValueError, match="migrate"):
+        ResultStore(db, readonly=True)
+    with ResultStore(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        store.insert(Measurement(model="new", mode="single", runtime="onnxruntime", median_ms=2.0))
+        old, new = store.rows()
+    assert (old["uid"], old["median_ms"], old["runtime"]) == ("v3", 5.0, "eager")
+    assert new["runtime"] == "onnxruntime"
+    con = sqlite3.connect(db)  # stored as 'eager' in the file, not decoded from NULL
+    assert con.execute("SELECT COUNT(*) FROM measurements WHERE runtime IS NULL").fetchone() == (0,)
+    con.close()
+    with ResultStore(db, readonly=True) as ro:
+        assert [r["model"] for r in ro.rows(runtime="eager")] == ["old"]
+
+
+def test_runtime_round_trip_and_default(tmp_path):
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.insert(Measurement(model="m1", mode="single", runtime="onnxruntime", median_ms=3.0))
+        store.insert(Measurement(model="m1", mode="single", median_ms=4.0))
+        store.insert(_row())  # a dict without runtime: eager
+        got = [r["runtime"] for r in store.rows()]
+    assert got == ["onnxruntime", "eager", "eager"]
+    assert Measurement(model="m", mode="single").runtime == "eager"
+    assert "runtime" in COLUMN_NAMES
+
+
+def test_dict_rows_get_field_defaults_and_missing_required_fields_raise(tmp_path):
+    """A dict row gets the dataclass defaults; INSERT OR IGNORE never drops it silently."""
+    with ResultStore(tmp_path / "d.db") as store:
+        assert store.insert({"model": "m", "mode": "single", "median_ms": 1.0})
+        (row,) = store.rows()
+        assert row["status"] == "ok" and row["runtime"] == "eager" and row["created_at"]
+        with pytest.raises(ValueError, match="without mode"):
+            store.insert({"model": "m"})
+        with pytest.raises(ValueError, match="without model"):
+            store.insert({"model": None, "mode": "single"})
+        assert store.count() == 1
+
+
+def test_insert_many_atomic_writes_all_or_nothing(tmp_path):
+    with ResultStore(tmp_path / "a.db") as store:
+        good = [Measurement(model=f"m{i}", mode="single") for i in range(3)]
+        with pytest.raises(ValueError):
+            store.insert_many([*good, {"model": "bad"}], atomic=True)
+        assert store.count() == 0
+        assert store.insert_many(good, atomic=True) == 3
+        assert store.insert_many(good, atomic=True) == 0  # same uids: skipped
+        assert store.count() == 3
+
+
+def test_runtimes_are_ranked_separately_and_newest_per_runtime_is_kept():
+    rows = [
+        _row("m1", median=10.0, uid="e1", precision="fp32"),
+        _row("m2", median=20.0, uid="e2", precision="fp32"),
+        _row("m1", median=50.0, uid="o1", runtime="onnxruntime", precision="fp32"),
+        _row("m2", median=5.0, uid="o2", runtime="onnxruntime", precision="fp32"),
+    ]
+    kept = {r["uid"] for r in latest_ok(rows)}
+    assert kept == {"e1", "e2", "o1", "o2"}  # an onnxruntime row does not hide the eager row
+    rel = {(e["runtime"], e["model"]): e["relative"] for e in relative_latency(rows)}
+    assert rel == {("eager", "m1"): 1.0, ("eager", "m2"): 2.0,
+                   ("onnxruntime", "m2"): 1.0, ("onnxruntime", "m1"): 10.0}
+    from litevid.results.query import vs_eager
+
+    assert vs_eager(rows) == {"o1": pytest.approx(5.0), "o2": pytest.approx(0.25)}
+    avg = {(e["runtime"], e["model"]) for e in cross_device_average(relative_latency(rows))}
+    assert avg == {("eager", "m1"), ("eager", "m2"), ("onnxruntime", "m1"), ("onnxruntime", "m2")}
+
+
+def test_measurement_table_shows_runtime_only_when_needed():
+    from litevid.results.table import measurement_table
+
+    eager = [_row("m1", uid="e1"), _row("m2", median=20.0, uid="e2")]
+    plain = measurement_table(eager, "t")
+    headers = [c.header for c in plain.columns]
+    assert "runtime" not in headers and "vs eager" not in headers  # eager tables as before
+    assert headers[:3] == ["model", "mode", "settings"]
+    mixed = measurement_table([*eager, _row("m1", median=5.0, uid="o1", runtime="onnxruntime")],
+                              "t")
+    cols = {c.header: list(c.cells) for c in mixed.columns}
+    assert cols["runtime"] == ["eager", "eager", "onnxruntime"]
+    assert cols["relative"] == ["1.00", "2.00", "1.00"]
+    assert cols["vs eager"] == ["-", "-", "0.50"]
+
+
+def test_results_show_lists_each_runtime(tmp_path, capsys):
+    db = tmp_path / "a.db"
+    with ResultStore(db) as s:
+        s.insert(_row("m1", median=10.0))
+        s.insert(_row("m1", median=4.0, runtime="onnxruntime", created_at="2025-02-01T00:00:00"))
+    assert main(["results", "show", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime" in out and "vs eager" in out and "0.40" in out
+    assert "10.0" in out and "4.0" in out  # both lines shown
+    assert main(["results", "show", "--db", str(db), "--runtime", "eager"]) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime" not in out and "1 row(s)" in out

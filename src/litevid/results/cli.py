@@ -1,4 +1,7 @@
-"""``litevid results``: show, export and merge the results store (no torch imported)."""
+"""``litevid results``: show, export, merge and import into the results store.
+
+No torch is imported, except by ``import``, which loads the model registry to check model names.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ def _filter(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[s
         rows = [r for r in rows if r["mode"] == args.mode]
     if args.device:
         rows = [r for r in rows if args.device.lower() in (r.get("device_name") or "").lower()]
+    if args.runtime:
+        rows = [r for r in rows if (r.get("runtime") or "eager") == args.runtime]
     if args.models:
         pats = [p.strip() for p in args.models.split(",") if p.strip()]
         rows = [r for r in rows if any(fnmatch.fnmatch(r["model"], p) for p in pats)]
@@ -30,7 +35,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ..utils.console import make_console
-    from .query import cross_device_average, latest_ok, relative_latency
+    from .query import EAGER, cross_device_average, latest_ok, relative_latency
     from .table import evaluation_table, measurement_table
 
     with _open(args.db) as store:
@@ -42,39 +47,51 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if evals:
         console.print(evaluation_table(evals))
     if not rows:
-        console.print(f"{args.db}: no results" + (" matching the filters" if
-                                                  (args.mode or args.device or args.models) else ""))
+        console.print(f"{args.db}: no results" + (" matching the filters" if (
+            args.mode or args.device or args.models or args.runtime) else ""))
         return 0
     shown = rows if args.all else latest_ok(rows) + _latest_failures(rows)
     by_device: dict[str, list[dict[str, Any]]] = {}
     for r in shown:
         by_device.setdefault(r.get("device_name") or "?", []).append(r)
     for device, group in by_device.items():
-        hosts = ", ".join(sorted({r.get("hostname") or "?" for r in group}))
+        hosts = ", ".join(sorted({r["hostname"] for r in group if r.get("hostname")}))
+        runtimes = any((r.get("runtime") or EAGER) != EAGER for r in group)
         console.print(measurement_table(
-            group, f"{device} (host {hosts})",
-            caption="relative = median / fastest model's median, per mode and settings; "
-                    "GFLOPs, TFLOP/s: 1 multiply-add = 1 FLOP; CV > 10% marked '!'"))
+            group, f"{device} (host {hosts})" if hosts else device,  # imported rows: no host
+            caption="relative = median / fastest model's median, per mode"
+                    + (", runtime" if runtimes else "") + " and settings; "
+                    + ("vs eager = median / eager PyTorch median of the same model and settings; "
+                       if runtimes else "")
+                    + "GFLOPs, TFLOP/s: 1 multiply-add = 1 FLOP; CV > 10% marked '!'"))
     avg = cross_device_average(relative_latency(rows, metric=args.metric))
     devices = {d for e in avg for d in e["devices"]}
     if len(devices) > 1:
-        table = Table(title=f"relative latency averaged over devices ({args.metric[:-3]})")
-        for col in ("model", "mode", "batch", "input", "precision", "avg relative", "devices"):
-            table.add_column(col, justify="left" if col in ("model", "mode") else "right")
+        runtimes = any(e["runtime"] != EAGER for e in avg)
+        table = Table(title=f"relative latency averaged over devices ({args.metric[:-3]}"
+                            + (", per runtime" if runtimes else "") + ")")
+        cols = ["model", "mode", "batch", "input", "precision", "avg relative", "devices"]
+        if runtimes:
+            cols.insert(2, "runtime")
+        for col in cols:
+            table.add_column(col, justify="left" if col in ("model", "mode", "runtime")
+                             else "right")
         for e in avg:
-            table.add_row(e["model"], e["mode"], str(e["batch"]),
-                          f"{e['frames']}x{e['size']}x{e['size']}", e["precision"],
-                          f"{e['relative']:.2f}", str(e["n_devices"]))
+            cells = {"model": e["model"], "mode": e["mode"], "runtime": e["runtime"],
+                     "batch": str(e["batch"]), "input": f"{e['frames']}x{e['size']}x{e['size']}",
+                     "precision": e["precision"], "avg relative": f"{e['relative']:.2f}",
+                     "devices": str(e["n_devices"])}
+            table.add_row(*(cells[c] for c in cols))
         console.print(table)
     console.print(f"{len(rows)} row(s) in {args.db}")
     return 0
 
 
 def _latest_failures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Failed rows that have no later ``ok`` row for the same device/model/mode."""
+    """Failed rows that have no later ``ok`` row for the same device/runtime/model/mode."""
     last: dict[tuple, dict[str, Any]] = {}
     for r in rows:
-        last[(r.get("device_name"), r["model"], r["mode"])] = r
+        last[(r.get("device_name"), r.get("runtime") or "eager", r["model"], r["mode"])] = r
     return [r for r in last.values() if r["status"] != "ok"]
 
 
@@ -97,17 +114,33 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .importer import read_import_csv
+
+    rows = read_import_csv(args.file)  # every line checked before the database is touched
+    with _open(args.db, readonly=False) as store:
+        added = store.insert_many(rows, atomic=True)
+        total = store.count()
+    devices = sorted({(r.device_name, r.runtime) for r in rows})
+    print(f"imported {args.file} into {args.db}: {added} row(s) added, {len(rows) - added} "
+          f"already present, {total} in total; "
+          + "; ".join(f"{d} ({rt})" for d, rt in devices))
+    return 0
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
     p.add_argument("--mode", choices=("train", "batch", "single"), help="only this mode")
     p.add_argument("--device", help="only devices whose name contains this text")
     p.add_argument("--models", help="comma-separated names or shell patterns")
+    p.add_argument("--runtime", help="only this runtime (eager, onnxruntime, executorch-xnnpack, "
+                                     "coreml-ane, ...)")
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("results", help="show, export and merge benchmark results",
+    p = subparsers.add_parser("results", help="show, export, merge and import benchmark results",
                               description="Read the SQLite results store written by "
-                                          "`litevid bench`.")
+                                          "`litevid bench`, or add latencies measured elsewhere.")
     sub = p.add_subparsers(dest="results_command", metavar="ACTION", required=True)
 
     s = sub.add_parser("show", help="tables of the newest results with relative latency")
@@ -125,5 +158,20 @@ def add_parser(subparsers: Any) -> None:
 
     m = sub.add_parser("merge", help="add the rows of another results database (another machine)")
     m.add_argument("other", help="the other .db file")
-    m.add_argument("--db", default=DEFAULT_DB, help=f"database to merge into (default {DEFAULT_DB})")
+    m.add_argument("--db", default=DEFAULT_DB,
+                   help=f"database to merge into (default {DEFAULT_DB})")
     m.set_defaults(func=_cmd_merge)
+
+    from .importer import COLUMNS, DEFAULTS, REQUIRED
+
+    optional = ", ".join(f"{c} (default {DEFAULTS[c]})" if c in DEFAULTS else c
+                         for c in COLUMNS if c not in REQUIRED)
+    i = sub.add_parser(
+        "import", help="add latencies measured elsewhere (phones) from a CSV file",
+        description=f"Add one measurement per CSV line (see docs/mobile.md). Required columns: "
+                    f"{', '.join(REQUIRED)}. Optional: {optional}; frames and size default to "
+                    "the model's input. Every line is checked first: one bad line imports "
+                    "nothing. Importing a file again adds only lines not stored yet.")
+    i.add_argument("file", help="the .csv file")
+    i.add_argument("--db", default=DEFAULT_DB, help=f"database to add to (default {DEFAULT_DB})")
+    i.set_defaults(func=_cmd_import)

@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from .query import relative_latency
 from ..utils.io import atomic_write
+from .query import relative_latency
 from .store import COLUMN_NAMES, JSON_COLUMNS, SCHEMA_VERSION
 
 __all__ = ["FORMATS", "export_rows", "with_relative"]

@@ -5,13 +5,15 @@ software it ran, the resolved settings and environment). A kind of result subcla
 own typed fields and names its table; the SQLite columns come from the fields (``sql_columns``),
 so a column is declared once. Today's kinds:
 
-- ``Measurement`` (table ``measurements``): one timed (model, mode) job of ``litevid bench`` and
-  the data-loader rows of ``litevid data bench`` (mode ``loader``).
+- ``Measurement`` (table ``measurements``): one timed (model, mode) job of ``litevid bench``, the
+  data-loader rows of ``litevid data bench`` (mode ``loader``) and latencies measured elsewhere
+  (phones) brought in by ``litevid results import`` (``results.importer``).
 
 - ``Evaluation`` (table ``evaluations``): accuracy of a trained model on a split, with the
   training cost (epochs, wall time, GPU-hours, time to best) and the checkpoint/annotation hashes.
 
-Export rows will be a further subclass with its own table, listed in ``ROW_TYPES``. Adding a kind or a field is additive: bump ``SCHEMA_VERSION`` in ``store.py`` and
+A further kind is a subclass with its own table, listed in ``ROW_TYPES``. Adding a kind or a
+field is additive: bump ``SCHEMA_VERSION`` in ``store.py`` and
 say what changed in its ``SCHEMA_HISTORY``; older files get the new tables/columns on open.
 
 No torch here (reports read the store anywhere).
@@ -26,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["ENV_FIELDS", "Evaluation", "Measurement", "ROW_TYPES", "Row", "now_utc", "sql_columns"]
+__all__ = ["ENV_FIELDS", "ROW_TYPES", "Evaluation", "Measurement", "Row", "now_utc", "sql_columns"]
 
 # Environment fields copied from ``bench.environment.collect_environment`` into every row.
 ENV_FIELDS = ("device_type", "device_name", "cpu_model", "hostname", "torch_version",
@@ -76,7 +78,7 @@ class Row:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Row":
+    def from_dict(cls, values: dict[str, Any]) -> Row:
         """Build a row from a dict (a decoded store row, a worker's JSON); unknown keys raise."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names - {"id"}
@@ -90,8 +92,9 @@ class Measurement(Row):
     """One timed job: a model in one mode at one batch and input, with its statistics.
 
     Latency fields are milliseconds per step (per clip for loader rows); ``samples_ms`` keeps
-    every timed iteration so any statistic can be recomputed. ``gflops`` is per step at this batch
-    (1 multiply-add = 1 FLOP; a training step counts forward and backward).
+    every timed iteration so any statistic can be recomputed (imported rows may have statistics
+    without samples). ``gflops`` is per step at this batch (1 multiply-add = 1 FLOP; a training
+    step counts forward and backward).
     """
 
     TABLE: ClassVar[str] = "measurements"
@@ -104,6 +107,10 @@ class Measurement(Row):
     size: int | None = None
     input_shape: str | None = None  # C x T x H x W of one clip
     precision: str | None = None
+    # What executed the timed step: eager (PyTorch) | onnxruntime | executorch | torchscript-lite |
+    # coreml, or an imported runtime name such as executorch-xnnpack or coreml-ane. Rows are only
+    # ranked against rows of the same runtime (``query.COMPARE_KEYS``).
+    runtime: str = "eager"
     channels_last: bool = False
     compile: bool = False
     n: int | None = None
@@ -118,7 +125,7 @@ class Measurement(Row):
     max_ms: float | None = None
     timed_s: float | None = None  # wall time of the timed loop
     cpu_s: float | None = None  # CPU time of this process during the timed loop
-    timer: str | None = None  # cuda_event | perf_counter | synchronize+perf_counter
+    timer: str | None = None  # cuda_event | perf_counter | synchronize+perf_counter | external
     compile_s: float | None = None
     gflops: float | None = None
     tflops: float | None = None  # gflops / median, same convention

@@ -2,9 +2,15 @@
 
 Per device and mode the fastest model gets 1.0 and every other model its latency divided by the
 fastest one's (section 3.2 of the study). Rows are only compared when everything but the model is
-the same: device, mode, batch, input size, precision, channels-last and compile, so a fitted
-batch or a different precision never ends up in someone else's ranking. When a model was measured
-several times under the same settings, the newest ``ok`` row counts.
+the same: device, mode, batch, input size, precision, runtime, channels-last and compile, so a
+fitted batch or a different precision never ends up in someone else's ranking. When a model was
+measured several times under the same settings, the newest ``ok`` row counts.
+
+Runtimes are ranked separately, as the study's Figure 5 ranks phone CPU, GPU and ANE separately:
+an ONNX Runtime or Core ML row is relative to the fastest model under that runtime on that
+device, never to an eager PyTorch row. How a runtime compares with eager PyTorch for the same
+model is a separate number, ``vs_eager`` (runtime latency / eager latency, same device and
+settings).
 
 The cross-device average is the mean of a model's relative latencies over the devices that
 measured it (the study's Table 2 "average across devices"); ``n_devices`` says how many.
@@ -16,18 +22,25 @@ and accept ``metric="mean_ms"`` to reproduce the study exactly.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["COMPARE_KEYS", "cross_device_average", "latest_ok", "relative_latency"]
+__all__ = ["COMPARE_KEYS", "EAGER", "cross_device_average", "latest_ok", "relative_latency",
+           "runtime_of", "vs_eager"]
 
 # What must be equal for two rows to be ranked against each other.
-COMPARE_KEYS = ("device_name", "mode", "batch", "frames", "size", "precision", "channels_last",
-                "compile")
+COMPARE_KEYS = ("device_name", "mode", "batch", "frames", "size", "precision", "runtime",
+                "channels_last", "compile")
 METRICS = ("median_ms", "mean_ms", "p90_ms", "min_ms")
+EAGER = "eager"  # the runtime of rows that do not name one (all rows before schema v4)
+
+
+def runtime_of(row: dict[str, Any]) -> str:
+    return row.get("runtime") or EAGER
 
 
 def _key(row: dict[str, Any], keys: tuple[str, ...] = COMPARE_KEYS) -> tuple:
-    return tuple(row.get(k) for k in keys)
+    return tuple(runtime_of(row) if k == "runtime" else row.get(k) for k in keys)
 
 
 def latest_ok(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,4 +99,20 @@ def cross_device_average(relative: Iterable[dict[str, Any]]) -> list[dict[str, A
                     "relative": sum(e["relative"] for e in es) / len(es),
                     "n_devices": len(es), "devices": sorted(e["device_name"] for e in es)})
     out.sort(key=lambda e: (tuple(str(e[k]) for k in keys), e["relative"]))
+    return out
+
+
+def vs_eager(rows: Iterable[dict[str, Any]], metric: str = "median_ms") -> dict[str, float]:
+    """``uid -> latency / eager latency`` for each newest ``ok`` row of a runtime other than eager
+    that has an eager row of the same model and settings on the same device (< 1: faster)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown latency metric {metric!r}; choose from {', '.join(METRICS)}")
+    keys = tuple(k for k in COMPARE_KEYS if k != "runtime")
+    latest = [r for r in latest_ok(rows) if r.get(metric) is not None and r[metric] > 0]
+    eager = {(*_key(r, keys), r["model"]): r[metric] for r in latest if runtime_of(r) == EAGER}
+    out = {}
+    for r in latest:
+        base = eager.get((*_key(r, keys), r["model"]))
+        if runtime_of(r) != EAGER and base is not None:
+            out[r.get("uid")] = r[metric] / base
     return out

@@ -2,9 +2,10 @@
 
 Schema versioned with ``PRAGMA user_version`` (``SCHEMA_VERSION``); an older file is migrated on
 open, a newer one is refused rather than misread. The journal is WAL and every row is written in
-its own ``BEGIN IMMEDIATE`` transaction with a busy timeout, so several benchmark processes can
-write to one file at once without losing rows. Raw per-iteration samples are stored (JSON) next
-to the statistics, so any statistic can be recomputed later.
+its own ``BEGIN IMMEDIATE`` transaction with a busy timeout (an import writes its rows in one),
+so several benchmark processes can write to one file at once without losing rows. Raw
+per-iteration samples are stored (JSON) next to the statistics, so any statistic can be
+recomputed later.
 
 No torch here: reports and ``litevid results`` read the store without importing model code.
 """
@@ -16,8 +17,9 @@ import json
 import sqlite3
 import typing
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .measurement import ROW_TYPES, Measurement, Row, sql_columns
 
@@ -25,21 +27,38 @@ __all__ = ["COLUMN_NAMES", "JSON_COLUMNS", "SCHEMA_HISTORY", "SCHEMA_VERSION", "
 
 # What each schema version added. Changes are additive (new tables, new nullable columns), so a
 # file of any older version is upgraded on open by creating what the row types declare and it
-# lacks (``_upgrade``); ``MIGRATIONS`` holds extra SQL a version needs beyond that (none so far).
+# lacks (``_upgrade``); ``MIGRATIONS`` holds extra SQL a version needs beyond that.
 SCHEMA_HISTORY: dict[int, str] = {
     1: "measurements: latency rows of litevid bench",
     2: "columns generated from results.measurement row types; measurements.breakdown_ms (JSON "
        "stage times of loader and end-to-end rows) and cpu_s (process CPU time while timed)",
     3: "evaluations: accuracy rows of litevid train / eval (results.measurement.Evaluation)",
+    4: "measurements.runtime: what executed the timed step (eager, onnxruntime, executorch, "
+       "torchscript-lite, coreml, or an imported phone runtime name); older rows are eager",
 }
 SCHEMA_VERSION = max(SCHEMA_HISTORY)
-MIGRATIONS: dict[int, list[str]] = {}  # MIGRATIONS[v]: SQL run when upgrading to version v
+# MIGRATIONS[v]: SQL run when upgrading to version v, after the missing columns were added.
+MIGRATIONS: dict[int, list[str]] = {
+    # Before v4 every row was timed in eager PyTorch: say so in the file itself, so any reader
+    # (sqlite3, pandas) sees 'eager' rather than NULL.
+    4: ["UPDATE measurements SET runtime = 'eager' WHERE runtime IS NULL"],
+}
 
 _TABLES: dict[str, type[Row]] = {t.TABLE: t for t in ROW_TYPES}
 _COLUMNS = {name: sql_columns(t) for name, t in _TABLES.items()}
 _JSON = {name: tuple(c for c, _, js in cols if js) for name, cols in _COLUMNS.items()}
 _BOOL = {name: tuple(f.name for f in dataclasses.fields(t)
                      if typing.get_type_hints(t)[f.name] is bool) for name, t in _TABLES.items()}
+# A dict row that lacks a field gets the field's default, as the dataclass would (runtime
+# 'eager', created_at now); a missing NOT NULL column is an error, never a silently ignored row.
+_DEFAULTS = {name: {f.name: (f.default if f.default is not dataclasses.MISSING
+                             else f.default_factory)  # type: ignore[misc]
+                    for f in dataclasses.fields(t)
+                    if f.default not in (dataclasses.MISSING, None)
+                    or f.default_factory is not dataclasses.MISSING}  # type: ignore[misc]
+             for name, t in _TABLES.items()}
+_NOT_NULL = {name: tuple(c for c, decl, _ in cols if "NOT NULL" in decl)
+             for name, cols in _COLUMNS.items()}
 # The measurements table's columns, in export order.
 COLUMN_NAMES = tuple(c for c, _, _ in _COLUMNS[Measurement.TABLE])
 JSON_COLUMNS = _JSON[Measurement.TABLE]
@@ -137,6 +156,12 @@ class ResultStore:
         if unknown:
             raise ValueError(f"unknown result column(s): {', '.join(sorted(unknown))}")
         out = {name: values.get(name) for name in names}
+        for name, default in _DEFAULTS[table].items():
+            if name not in values:
+                out[name] = default() if callable(default) else default
+        missing = [name for name in _NOT_NULL[table] if out[name] is None and name != "uid"]
+        if missing:  # INSERT OR IGNORE would skip the row without a word
+            raise ValueError(f"{table} row without {', '.join(missing)}")
         for name in _JSON[table]:
             if out[name] is not None and not isinstance(out[name], str):
                 out[name] = json.dumps(out[name])
@@ -150,25 +175,39 @@ class ResultStore:
         return self.insert_many([row]) == 1
 
     def insert_many(self, rows: Iterable[Row | dict[str, Any]],
-                    table: str = Measurement.TABLE) -> int:
-        """Write rows, one transaction each (a crash loses at most the row being written).
+                    table: str = Measurement.TABLE, *, atomic: bool = False) -> int:
+        """Write rows; returns how many were new (a row whose ``uid`` exists is skipped).
 
-        A ``Row`` goes to its own table; a plain dict (a decoded row) to ``table``.
+        By default each row is its own transaction (a crash loses at most the row being
+        written); ``atomic=True`` writes all rows in one transaction, so either all of them are
+        stored or, on any error, none. A ``Row`` goes to its own table; a plain dict (a decoded
+        row) to ``table``.
         """
+        if atomic:
+            rows = list(rows)  # encode everything before the transaction starts
+            return self._write([self._insert_args(r, table) for r in rows])
+        return sum(self._write([self._insert_args(r, table)]) for r in rows)
+
+    def _insert_args(self, row: Row | dict[str, Any], table: str) -> tuple[str, dict[str, Any]]:
+        name = row.TABLE if isinstance(row, Row) else table
+        enc = self._encode(row, name)
+        enc["uid"] = enc["uid"] or uuid.uuid4().hex
+        cols = ", ".join(enc)
+        sql = (f"INSERT OR IGNORE INTO {name} ({cols}) "
+               f"VALUES ({', '.join(':' + c for c in enc)})")
+        return sql, enc
+
+    def _write(self, statements: list[tuple[str, dict[str, Any]]]) -> int:
+        """Run INSERT statements in one ``BEGIN IMMEDIATE`` transaction; rows added."""
         added = 0
-        for row in rows:
-            name = row.TABLE if isinstance(row, Row) else table
-            enc = self._encode(row, name)
-            enc["uid"] = enc["uid"] or uuid.uuid4().hex
-            cols = ", ".join(enc)
-            sql = f"INSERT OR IGNORE INTO {name} ({cols}) VALUES ({', '.join(':' + c for c in enc)})"
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                added += self.conn.execute(sql, enc).rowcount
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, values in statements:
+                added += self.conn.execute(sql, values).rowcount
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
         return added
 
     def merge(self, other: str | Path) -> tuple[int, int]:
@@ -219,7 +258,7 @@ class ResultStore:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .query import relative_latency
+from .query import EAGER, relative_latency, runtime_of, vs_eager
 
 __all__ = ["evaluation_table", "fmt_bytes", "measurement_table", "mem_label", "settings_label"]
 
@@ -45,16 +46,29 @@ def settings_label(row: dict[str, Any]) -> str:
 
 def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str | None = None):
     """A table with one line per row: model, mode, batch, median, p90, CV, relative latency
-    (within this set of rows, per device and settings), peak memory, GFLOPs, TFLOP/s, status."""
+    (within this set of rows, per device, runtime and settings), peak memory, GFLOPs, TFLOP/s,
+    status.
+
+    When a row was run by another runtime than eager PyTorch, a ``runtime`` column follows the
+    mode, and ``vs eager`` (its median / the eager median of the same model and settings) follows
+    ``relative`` where such an eager row is among ``rows``; eager-only tables are unchanged.
+    """
     from rich.table import Table
 
     rows = list(rows)
     rel = {e["uid"]: e["relative"] for e in relative_latency(rows)}
+    show_runtime = any(runtime_of(r) != EAGER for r in rows)
+    ratio = vs_eager(rows) if show_runtime else {}
     table = Table(title=title, caption=caption)
-    for col in ("model", "mode", "settings", "batch", "median ms", "p90 ms", "CV", "relative", "peak mem",
-                "GFLOPs", "TFLOP/s", "status"):
-        table.add_column(col, justify="left" if col in ("model", "mode", "settings", "status")
-                         else "right")
+    cols = ["model", "mode", "settings", "batch", "median ms", "p90 ms", "CV", "relative",
+            "peak mem", "GFLOPs", "TFLOP/s", "status"]
+    if show_runtime:
+        cols.insert(cols.index("mode") + 1, "runtime")
+    if ratio:
+        cols.insert(cols.index("relative") + 1, "vs eager")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("model", "mode", "runtime", "settings",
+                                                        "status") else "right")
     for r in rows:
         batch = str(r.get("batch"))
         if r.get("requested_batch") not in (None, r.get("batch")):
@@ -65,11 +79,15 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
         if r.get("peak_mem_bytes") is not None:
             mem += f" {mem_label(r)}"
         rel_v = rel.get(r.get("uid"))
-        table.add_row(r["model"], r["mode"], settings_label(r), batch, _num(r.get("median_ms"), ".1f"),
-                      _num(r.get("p90_ms"), ".1f"), cv_txt,
-                      "-" if rel_v is None else f"{rel_v:.2f}", mem,
-                      _num(r.get("gflops"), ".1f"), _num(r.get("tflops"), ".3f"),
-                      r.get("status") or "")
+        cells = {"model": r["model"], "mode": r["mode"], "runtime": runtime_of(r),
+                 "settings": settings_label(r), "batch": batch,
+                 "median ms": _num(r.get("median_ms"), ".1f"),
+                 "p90 ms": _num(r.get("p90_ms"), ".1f"),
+                 "CV": cv_txt, "relative": "-" if rel_v is None else f"{rel_v:.2f}",
+                 "vs eager": _num(ratio.get(r.get("uid")), ".2f"), "peak mem": mem,
+                 "GFLOPs": _num(r.get("gflops"), ".1f"), "TFLOP/s": _num(r.get("tflops"), ".3f"),
+                 "status": r.get("status") or ""}
+        table.add_row(*(cells[c] for c in cols))
     return table
 
 
