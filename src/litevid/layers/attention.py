@@ -7,11 +7,14 @@ the CPU flash kernel on CPU, and FLOPs are counted in one place.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Attention", "sdpa", "split_heads", "merge_heads"]
+__all__ = ["Attention", "explicit_attention", "sdpa", "split_heads", "merge_heads"]
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -34,10 +37,51 @@ def sdpa(
     dropout_p: float = 0.0,
     scale: float | None = None,
 ) -> torch.Tensor:
-    """softmax(q k^T * scale + mask) v on (B, heads, N, hd) tensors; scale defaults to hd^-0.5."""
+    """softmax(q k^T * scale + mask) v on (B, heads, N, hd) tensors; scale defaults to hd^-0.5.
+
+    Inside ``explicit_attention()`` (exporting for a runtime without a fused attention kernel)
+    the same function is written as batched matmuls and a softmax; otherwise PyTorch's fused
+    ``scaled_dot_product_attention``.
+    """
+    if _EXPLICIT and dropout_p == 0.0:
+        return _explicit_sdpa(q, k, v, attn_mask, q.shape[-1] ** -0.5 if scale is None else scale)
     return F.scaled_dot_product_attention(
         q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
     )
+
+
+_EXPLICIT = False
+
+
+@contextlib.contextmanager
+def explicit_attention() -> Iterator[None]:
+    """While active, ``sdpa`` is traced as 3-D ``bmm`` + softmax + ``bmm``.
+
+    The decomposition of the fused kernel that ``torch.export`` produces has 4-D matmuls
+    (``expand`` + ``bmm``) and NaN guards (``eq``/``any``/``where``) that ExecuTorch's XNNPACK
+    delegate does not take, which splits the delegated graph at every attention.
+    """
+    global _EXPLICIT
+    before, _EXPLICIT = _EXPLICIT, True
+    try:
+        yield
+    finally:
+        _EXPLICIT = before
+
+
+def _explicit_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                   attn_mask: torch.Tensor | None, scale: float) -> torch.Tensor:
+    *lead, Nq, hd = q.shape
+    Nk = k.shape[-2]
+    q3, k3, v3 = (t.reshape(-1, t.shape[-2], t.shape[-1]) for t in (q, k, v))
+    attn = torch.bmm(q3 * scale, k3.transpose(1, 2))  # (B * heads, Nq, Nk)
+    if attn_mask is not None:  # a mask broadcasting to (B, heads, Nq, Nk); bool: True = keep
+        if attn_mask.dtype == torch.bool:
+            attn_mask = torch.zeros(attn_mask.shape, dtype=q.dtype).masked_fill(
+                ~attn_mask, float("-inf"))
+        attn = (attn.reshape(*lead, Nq, Nk) + attn_mask).reshape(-1, Nq, Nk)
+    out = torch.bmm(attn.softmax(-1), v3)  # (B * heads, Nq, hd_v)
+    return out.reshape(*lead, Nq, v.shape[-1])
 
 
 class Attention(nn.Module):

@@ -56,7 +56,11 @@ class I3DBert(VideoModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.backbone(x)  # (B, 2048, T/2, h, w)
-        x = self.pool(x).flatten(2).transpose(1, 2)  # (B, tokens, 2048)
+        if x.shape[2] == self.num_tokens:  # the trunk halved T: the pool is a spatial mean
+            x = x.mean((3, 4))  # (B, 2048, tokens); ONNX/Core ML have no adaptive 3D pool
+        else:
+            x = self.pool(x).flatten(2)
+        x = x.transpose(1, 2)  # (B, tokens, 2048)
         return self.temporal(x)  # (B, tokens + 1, 512)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

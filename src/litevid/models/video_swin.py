@@ -58,20 +58,26 @@ def get_window_size(feat: Size3, window: Size3, shift: Size3 | None = None) -> t
 
 
 def window_partition(x: torch.Tensor, window: Size3) -> torch.Tensor:
-    """``(B, T, H, W, C)`` (multiples of ``window``) -> ``(B, nW, wt*wh*ww, C)``."""
+    """``(B, T, H, W, C)`` (multiples of ``window``) -> ``(B, nW, wt*wh*ww, C)``.
+
+    Two rank-5 reshape/permute steps instead of one rank-8 one: the same result, and exportable
+    to runtimes limited to rank 5 (Core ML) or 6 (XNNPACK).
+    """
     B, T, H, W, C = x.shape
     wt, wh, ww = window
-    x = x.reshape(B, T // wt, wt, H // wh, wh, W // ww, ww, C)
-    x = x.permute(0, 1, 3, 5, 2, 4, 6, 7)  # (B, T/wt, H/wh, W/ww, wt, wh, ww, C)
-    return x.reshape(B, -1, wt * wh * ww, C)
+    t, h, w = T // wt, H // wh, W // ww
+    x = x.reshape(B * t, wt, h, wh, W * C).permute(0, 2, 1, 3, 4)  # (B*t, h, wt, wh, W*C)
+    x = x.reshape(B * t * h, wt * wh, w, ww, C).permute(0, 2, 1, 3, 4)  # (B*t*h, w, wt*wh, ww, C)
+    return x.reshape(B, t * h * w, wt * wh * ww, C)
 
 
 def window_reverse(windows: torch.Tensor, window: Size3, T: int, H: int, W: int) -> torch.Tensor:
-    """Inverse of ``window_partition``: ``(B, nW, N, C)`` -> ``(B, T, H, W, C)``."""
+    """Inverse of ``window_partition``: ``(B, nW, N, C)`` -> ``(B, T, H, W, C)`` (rank <= 5)."""
     B, C = windows.shape[0], windows.shape[-1]
     wt, wh, ww = window
-    x = windows.reshape(B, T // wt, H // wh, W // ww, wt, wh, ww, C)
-    x = x.permute(0, 1, 4, 2, 5, 3, 6, 7)  # (B, T/wt, wt, H/wh, wh, W/ww, ww, C)
+    t, h, w = T // wt, H // wh, W // ww
+    x = windows.reshape(B * t * h, w, wt * wh, ww, C).permute(0, 2, 1, 3, 4)
+    x = x.reshape(B * t, h, wt, wh, W * C).permute(0, 2, 1, 3, 4)  # (B*t, wt, h, wh, W*C)
     return x.reshape(B, T, H, W, C)
 
 
@@ -142,11 +148,11 @@ class WindowAttention3D(nn.Module):
         """Args: ``x`` windows ``(B, nW, N, C)``; ``mask`` ``(nW, N, N)`` for shifted blocks."""
         B, nW, N, C = x.shape
         h = self.num_heads
-        qkv = self.qkv(x).reshape(B, nW, N, 3, h, C // h).permute(3, 0, 1, 4, 2, 5)
-        q, k, v = qkv.unbind(0)  # each (B, nW, heads, N, hd)
+        # rank <= 5 throughout (Core ML's limit): windows merged into the batch
+        qkv = self.qkv(x).reshape(B * nW, N, 3, h, C // h).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # each (B*nW, heads, N, hd)
         bias = self.relative_position_bias(window)  # (heads, N, N)
         if mask is None:  # one bias for every window: broadcast over B*nW
-            q, k, v = (t.reshape(B * nW, h, N, C // h) for t in (q, k, v))
             attn_mask = bias.unsqueeze(0)  # (1, heads, N, N)
         else:  # per-window masks: fold windows into heads, broadcast over B
             q, k, v = (t.reshape(B, nW * h, N, C // h) for t in (q, k, v))

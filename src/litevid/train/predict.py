@@ -19,7 +19,6 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn as nn
 
-
 __all__ = ["LoadedModel", "load_for_inference", "predict_files", "read_label_file",
            "read_training_checkpoint"]
 
@@ -76,7 +75,7 @@ def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.devic
         frames, size = frames or meta.get("frames"), size or meta.get("size")
     else:
         state = load_state_dict(path)
-        heads = num_classes if num_classes is not None else spec.num_classes
+        heads = num_classes if num_classes is not None else _heads_in(state) or spec.num_classes
     frames, size = frames or spec.frames, size or spec.size
     model = create_model(name, num_classes=dict(heads) if isinstance(heads, Mapping) else heads,
                          frames=frames, size=size)
@@ -90,6 +89,16 @@ def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.devic
     model.load_state_dict(state, strict=False)
     return LoadedModel(model.to(device).eval(), name, heads, meta.get("classes"), frames, size,
                        meta)
+
+
+def _heads_in(state: Mapping[str, torch.Tensor]) -> int | dict[str, int] | None:
+    """The classifier width(s) a litevid state dict was saved with (``head.fc.weight`` or
+    ``head.fc.<name>.weight``), or ``None`` when it has no litevid head."""
+    if "head.fc.weight" in state:
+        return int(state["head.fc.weight"].shape[0])
+    named = {k[len("head.fc."):-len(".weight")]: int(v.shape[0]) for k, v in state.items()
+             if k.startswith("head.fc.") and k.endswith(".weight")}
+    return named or None
 
 
 def _norm(n: int | Mapping[str, int]) -> Any:
