@@ -21,6 +21,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "litevid.results.cli",
     "litevid.data.cli",
     "litevid.train.cli",
+    "litevid.export.cli",
 )
 
 

@@ -31,6 +31,11 @@ class BenchConfig:
                          "(vtn_*), or 'all'")
     modes: str = option("auto", help=f"comma-separated subset of {','.join(MODES)} "
                         "(default: all three on a GPU, 'single' on CPU)")
+    runtime: str = option("eager", help="comma-separated runtimes executing the step: eager "
+                          "(PyTorch), onnxruntime, executorch, torchscript-lite, coreml (macOS). "
+                          "Non-eager runtimes export the model first (parity-checked, not timed) "
+                          "and time its artefact with the same harness; inference modes, fp32, "
+                          "CPU. Needs the export extra")
     device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     frames: int | None = option(None, help="clip length T (default: each model's spec, 16)")
     size: int | None = option(None, help="frame size H=W (default: each model's spec, 224)")
@@ -71,6 +76,12 @@ class BenchConfig:
             raise ValueError(f"unknown mode(s) {bad or self.modes!r}; choose from {', '.join(MODES)}")
         return modes
 
+    def runtime_list(self) -> list[str]:
+        runtimes = [r.strip() for r in self.runtime.split(",") if r.strip()]
+        if not runtimes:
+            raise ValueError("--runtime: give at least one runtime (eager, onnxruntime, ...)")
+        return runtimes
+
     def batch_for(self, mode: str) -> int:
         return self.batch_size if self.batch_size is not None else PAPER_BATCH[mode]
 
@@ -105,6 +116,21 @@ class BenchConfig:
             raise ValueError("--warmup and memory iterations must be >= 0")
         if cfg.iters < 1 or cfg.max_iters < cfg.iters:
             raise ValueError(f"need 1 <= --iters ({cfg.iters}) <= --max-iters ({cfg.max_iters})")
+        exported = [r for r in cfg.runtime_list() if r != "eager"]
+        if exported:
+            from ..export.formats import MissingDependency, runtime_format
+
+            for r in exported:
+                try:
+                    runtime_format(r).check_available()  # unknown runtime: close matches
+                except MissingDependency as exc:
+                    raise ValueError(f"--runtime {r}: {exc}") from None
+            training = [m for m in cfg.mode_list() if MODE_TABLE[m].training]
+            if training or device_type != "cpu" or precision != "fp32" or cfg.compile \
+                    or cfg.channels_last or cfg.fit_batch:
+                raise ValueError(f"--runtime {','.join(exported)} measures exported artefacts: "
+                                 "inference modes (single, batch) on CPU in fp32, without "
+                                 "--compile, --channels-last or --fit-batch")
         if cfg.min_seconds < 0:
             raise ValueError(f"--min-seconds must be >= 0, got {cfg.min_seconds}")
         return cfg

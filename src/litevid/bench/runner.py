@@ -49,6 +49,7 @@ class Job:
     batch_size: int
     device: str
     config: BenchConfig  # resolved for the device (``BenchConfig.resolved``)
+    runtime: str = "eager"  # what executes the step (eager PyTorch, or an exported artefact's)
 
     @property
     def isolated(self) -> bool:
@@ -116,8 +117,10 @@ def select_models(pattern: str) -> list[str]:
 def plan_jobs(cfg: BenchConfig, device: str) -> list[Job]:
     """Jobs of a resolved config: every selected model in every mode (model-major order)."""
     import_modules(cfg.import_modules)
-    return [Job(model=name, mode=mode, batch_size=cfg.batch_for(mode), device=device, config=cfg)
-            for name in select_models(cfg.models) for mode in cfg.mode_list()]
+    return [Job(model=name, mode=mode, batch_size=cfg.batch_for(mode), device=device, config=cfg,
+                runtime=runtime)
+            for name in select_models(cfg.models) for mode in cfg.mode_list()
+            for runtime in cfg.runtime_list()]
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -145,11 +148,13 @@ def _measurement(job: Job, env: dict[str, Any], frames: int | None, size: int | 
                  in_chans: int | None) -> Measurement:
     cfg = job.config
     m = Measurement(
-        model=job.model, mode=job.mode, batch=job.batch_size, requested_batch=job.batch_size,
+        model=job.model, mode=job.mode, runtime=job.runtime, batch=job.batch_size,
+        requested_batch=job.batch_size,
         frames=frames, size=size,
         input_shape=None if frames is None else f"{in_chans}x{frames}x{size}x{size}",
         precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
-        settings={"model": job.model, "mode": job.mode, "batch_size": job.batch_size,
+        settings={"model": job.model, "mode": job.mode, "runtime": job.runtime,
+                  "batch_size": job.batch_size,
                   "device": job.device, "isolated": job.isolated, "run_config": cfg.to_dict()})
     m.set_environment(env)
     return m
@@ -255,17 +260,29 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
     try:
         rule = StopRule(min_iters=cfg.iters, min_seconds=cfg.min_seconds, max_iters=cfg.max_iters)
         torch.manual_seed(cfg.seed)
-        report("build", 0, None)
-        model = create_model(job.model, frames=frames, size=size).to(device)
-        if cfg.channels_last:
-            model = to_channels_last(model)  # 5-D and 4-D params by rank
         timer = make_timer(device.type)
+        if job.runtime == "eager":
+            report("build", 0, None)
+            model = create_model(job.model, frames=frames, size=size).to(device)
+            if cfg.channels_last:
+                model = to_channels_last(model)  # 5-D and 4-D params by rank
 
-        def build(batch: int):
-            x, target = make_inputs(input_shape, batch, model.num_classes, device,
-                                    channels_last=cfg.channels_last, seed=cfg.seed)
-            return make_step(model, job.mode, x, target, precision=cfg.precision,
-                             compile=cfg.compile, sync=timer.synchronize)
+            def build(batch: int):
+                x, target = make_inputs(input_shape, batch, model.num_classes, device,
+                                        channels_last=cfg.channels_last, seed=cfg.seed)
+                return make_step(model, job.mode, x, target, precision=cfg.precision,
+                                 compile=cfg.compile, sync=timer.synchronize)
+        else:  # time the exported artefact (exported and parity-checked here, untimed)
+            from ..export.runtime_step import prepare_runtime_step
+
+            def build(batch: int):
+                report("export", 0, None)
+                x, _ = make_inputs(input_shape, batch, 1, device, seed=cfg.seed)
+                prepared, facts = prepare_runtime_step(job.model, job.runtime, x, frames=frames,
+                                                       size=size, threads=cfg.threads,
+                                                       seed=cfg.seed)
+                row.settings["export"] = facts
+                return prepared
 
         batch = job.batch_size
         if cfg.fit_batch:

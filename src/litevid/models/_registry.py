@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import inspect
+import json
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,6 +27,7 @@ __all__ = [
     "CATEGORIES",
     "CATEGORY_LR",
     "EXPORT_FORMATS",
+    "EXPORT_MATRIX_PATH",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "INIT_METHODS",
@@ -42,7 +46,10 @@ CATEGORIES = ("standalone-attention", "composite", "attention-only", "baseline")
 # fine-tuning), CNN+attention models the middle. ``ModelSpec.lr`` overrides it per model.
 CATEGORY_LR = {"baseline": 3e-4, "standalone-attention": 2e-4, "composite": 2e-4,
                "attention-only": 1e-4}
-EXPORT_FORMATS = ("onnx", "executorch", "coreml", "torchscript")
+EXPORT_FORMATS = ("executorch", "coreml", "onnx", "torchscript-lite")
+# Measured export outcomes per format and model, written by ``litevid export --all --format F
+# --update-matrix`` (``litevid.export.matrix``); ``ModelSpec.export`` is read from it.
+EXPORT_MATRIX_PATH = Path(__file__).with_name("export_matrix.json")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -132,8 +139,9 @@ class ModelSpec:
         paper_params_m: parameter count in millions from the study (Table 4), or from the model's
             own paper where the study has none (see ``paper_params_source``).
         paper_params_source: where ``paper_params_m`` comes from.
-        export: known export support per format (``None`` = not yet checked). Filled by the
-            export work; kept as data so reports can read it without torch.
+        export: measured export support per format: ``True`` (exports and passes parity),
+            ``False`` (fails; the reason is in ``export_matrix.json``), ``None`` (never run).
+            Filled from ``export_matrix.json`` on registration, never by hand.
         lr: initial learning rate of the study's training recipe; ``None`` = the category's
             (``CATEGORY_LR``), filled in on creation.
     """
@@ -205,13 +213,31 @@ def register_model(spec: ModelSpec) -> Callable[[Callable[..., nn.Module]], Call
         family = builder.__module__.rsplit(".", 1)[-1]
         params = inspect.signature(builder).parameters
         add_unique(_REGISTRY, name, _Entry(
-            spec=dataclasses.replace(spec, name=name, family=family),
+            spec=dataclasses.replace(spec, name=name, family=family, export=_export_flags(name)),
             builder=builder,
             shape_args=frozenset(a for a in _SHAPE_ARGS if a in params),
         ), "model")
         return builder
 
     return decorator
+
+
+@functools.lru_cache(maxsize=1)
+def _export_matrix() -> dict[str, dict[str, str]]:
+    """format -> model -> outcome, from ``EXPORT_MATRIX_PATH`` (empty when absent)."""
+    if not EXPORT_MATRIX_PATH.is_file():
+        return {}
+    data = json.loads(EXPORT_MATRIX_PATH.read_text(encoding="utf-8"))
+    return {fmt: col.get("models", {}) for fmt, col in data.get("formats", {}).items()}
+
+
+def _export_flags(name: str) -> dict[str, bool | None]:
+    matrix = _export_matrix()
+    flags: dict[str, bool | None] = {}
+    for fmt in EXPORT_FORMATS:
+        outcome = matrix.get(fmt, {}).get(name)
+        flags[fmt] = None if outcome is None else outcome == "ok"
+    return flags
 
 
 def _entry(name: str) -> _Entry:
