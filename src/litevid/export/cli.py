@@ -63,7 +63,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                       "(parity and latency are still exact)[/yellow]")
     kwargs = dict(out_dir=args.out, checkpoint=args.checkpoint, frames=args.frames,
                   size=args.size, precision=args.precision, compute_units=args.compute_units,
-                  stream=args.stream, threads=args.threads, seed=args.seed)
+                  stream=args.stream, threads=args.threads, seed=args.seed,
+                  batch_size=args.batch_size)
     outcomes: dict[str, dict[str, Any]] = {f: {} for f in formats}
     failures = 0
     for fmt in formats:
@@ -161,6 +162,8 @@ def add_parser(subparsers: Any) -> None:
                    "step with its state as explicit inputs/outputs")
     p.add_argument("--threads", type=int, help="runtime threads of the parity run")
     p.add_argument("--seed", type=int, default=0, help="seed of the random parity clip")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="the exported (static) batch (default 1: single-instance inference)")
     p.add_argument("--update-matrix", action="store_true",
                    help="store the outcomes in models/export_matrix.json (ModelSpec.export "
                         "reads it); with a model list, only those entries change")

@@ -3,8 +3,8 @@
 The model is exported at the job's input shape and batch, its parity checked (a failed check is
 an error row, never a latency), the artefact loaded by its runtime, and the step is one call of
 the runtime on a prepared input, timed by the same harness and stopping rule as eager PyTorch.
-Export and load happen here, before warm-up, and are not timed; their facts go into the row's
-settings (``settings["export"]``).
+Export (in a child process) and load happen here, before warm-up, and are not timed; their facts
+go into the row's settings (``settings["export"]``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import torch
 
 from ..bench.modes import PreparedStep
-from .api import export_model
+from ..bench.runner import _env_for_worker  # litevid importable in the child
 from .formats import ExportError, runtime_format
 
 __all__ = ["prepare_runtime_step"]
@@ -28,7 +30,12 @@ __all__ = ["prepare_runtime_step"]
 def prepare_runtime_step(name: str, runtime: str, x: torch.Tensor, *, frames: int, size: int,
                          threads: int | None = None, seed: int = 0
                          ) -> tuple[PreparedStep, dict[str, Any]]:
-    """Export ``name`` for ``runtime`` at ``x``'s shape and return its timed step and facts."""
+    """Export ``name`` for ``runtime`` at ``x``'s shape and return its timed step and facts.
+
+    The export runs in a child process (``litevid export ... --json``), so the process that times
+    the artefact holds only the runtime: no exporter memory in its peak RSS, no garbage from
+    graph passes collected during the timed loop.
+    """
     fmt = runtime_format(runtime)
     fmt.check_available()
     reason = fmt.cannot_run()
@@ -36,10 +43,18 @@ def prepare_runtime_step(name: str, runtime: str, x: torch.Tensor, *, frames: in
         raise ExportError(f"runtime {runtime}: {reason}")
     folder = Path(tempfile.mkdtemp(prefix="litevid-bench-export-"))
     try:
-        result = export_model(name, fmt.name, out_dir=folder, frames=frames, size=size,
-                              threads=threads, seed=seed, batch_size=x.shape[0])
-        runner = fmt.load(result.artefact, threads=threads)
-        sha = json.loads(result.sidecar.read_text())["sha256"]
+        cmd = [sys.executable, "-m", "litevid", "export", name, "--format", fmt.name,
+               "--out", str(folder), "--frames", str(frames), "--size", str(size),
+               "--seed", str(seed), "--batch-size", str(x.shape[0]), "--json"]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=_env_for_worker())
+        if done.returncode != 0:
+            lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
+            raise ExportError(lines[-1] if lines else f"litevid export exited {done.returncode}")
+        (result,) = json.loads(done.stdout)
+        runner = fmt.load(Path(result["artefact"]), threads=threads)
+        sha = json.loads(Path(result["sidecar"]).read_text())["sha256"]
     finally:  # runtimes hold the program in memory (or a mapping that outlives the name)
         shutil.rmtree(folder, ignore_errors=True)
     inputs = [x.contiguous()]
@@ -47,8 +62,8 @@ def prepare_runtime_step(name: str, runtime: str, x: torch.Tensor, *, frames: in
     def step() -> None:
         runner(inputs)
 
-    facts = {"format": fmt.name, "artefact_sha256": sha, "parity": result.parity.__dict__,
-             "export_s": round(result.seconds, 2),
-             **{k: v for k, v in result.info.items() if k in (
+    facts = {"format": fmt.name, "artefact_sha256": sha, "parity": result["parity"],
+             "export_s": result["seconds"],
+             **{k: v for k, v in result["info"].items() if k in (
                  "opset", "delegated_flops_share", "portable_ops", "optimized_for_mobile")}}
     return PreparedStep(step=step, context=contextlib.nullcontext), facts
