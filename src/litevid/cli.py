@@ -22,6 +22,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "litevid.data.cli",
     "litevid.train.cli",
     "litevid.export.cli",
+    "litevid.report.cli",
 )
 
 

@@ -1,0 +1,209 @@
+"""Reading results stores for a report, and the groupings every table and figure shares.
+
+One or more ``.db`` files are read (read-only), their rows merged by ``uid`` (a file merged into
+another is not counted twice) and checked: a foreign or empty file is a one-line ``ValueError``.
+Relative latency and cross-device averages come from ``results.query``, so the report ranks
+exactly as ``litevid results show`` does; here they are only grouped. A *config* is everything
+in ``query.COMPARE_KEYS`` except device, mode and batch (input, precision, runtime, channels-last,
+compile): within a config a mode's batch is part of the column, so rows with different settings
+are never averaged or ranked together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..results.query import (
+    COMPARE_KEYS,
+    EAGER,
+    cross_device_average,
+    latest_ok,
+    relative_latency,
+    runtime_of,
+)
+
+__all__ = ["CONFIG_KEYS", "DEFAULT_DB", "ReportData", "config_label", "default_dbs", "load",
+           "mode_order"]
+
+DEFAULT_DB = "litevid-results.db"
+LATENCY_MODES = ("train", "batch", "single")
+# What sets a table apart (one table per config); device, mode and batch are inside the table.
+CONFIG_KEYS = tuple(k for k in COMPARE_KEYS if k not in ("device_name", "mode", "batch"))
+
+
+def default_dbs(cwd: Path | None = None) -> list[Path]:
+    """``results/*.db`` of the working directory, else of the repository this package sits in
+    (an editable install of a clone), else ``litevid-results.db``."""
+    cwd = cwd or Path.cwd()
+    repo = Path(__file__).resolve().parents[3]
+    for base in (cwd, repo):
+        found = sorted((base / "results").glob("*.db"))
+        if found:
+            return found
+    return [cwd / DEFAULT_DB]
+
+
+def config_of(entry: dict[str, Any]) -> tuple:
+    """The config key of a row or a ``query`` entry (see the module docstring)."""
+    return tuple(runtime_of(entry) if k == "runtime" else entry.get(k) for k in CONFIG_KEYS)
+
+
+def config_label(config: Sequence[Any]) -> str:
+    """``16x224 fp32 eager``, with ``+cl`` / ``+compile`` when set."""
+    c = dict(zip(CONFIG_KEYS, config))
+    label = f"{c['frames']}x{c['size']} {c['precision']} {c['runtime']}"
+    if c["channels_last"]:
+        label += " +cl"
+    if c["compile"]:
+        label += " +compile"
+    return label
+
+
+def mode_order(mode: str) -> int:
+    """Sort key: train, batch, single (the paper's column order), then anything else."""
+    return LATENCY_MODES.index(mode) if mode in LATENCY_MODES else len(LATENCY_MODES)
+
+
+@dataclass
+class ReportData:
+    """The rows of one or more stores and what is computed from them once.
+
+    Attributes:
+        sources: the files read.
+        rows: the newest ``ok`` measurement per (settings, model) (``query.latest_ok``).
+        evaluations: the newest finite evaluation per (model, dataset, split).
+        relative: ``query.relative_latency`` entries (per device, mode and settings).
+        average: ``query.cross_device_average`` entries.
+        failed: how many measurement rows were not ``ok``.
+    """
+
+    sources: list[Path]
+    rows: list[dict[str, Any]]
+    evaluations: list[dict[str, Any]]
+    relative: list[dict[str, Any]] = field(default_factory=list)
+    average: list[dict[str, Any]] = field(default_factory=list)
+    failed: int = 0
+
+    def __post_init__(self) -> None:
+        self.by_uid = {r["uid"]: r for r in self.rows}
+        if not self.relative:
+            self.relative = relative_latency(self.rows)
+        if not self.average:
+            self.average = cross_device_average(self.relative)
+
+    @property
+    def devices(self) -> list[str]:
+        return sorted({r.get("device_name") or "?" for r in self.rows})
+
+    def row_of(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The stored row a ``relative_latency`` entry was computed from."""
+        return self.by_uid.get(entry.get("uid"), {})
+
+    def relative_groups(self) -> dict[tuple, list[dict[str, Any]]]:
+        """``(device, config) -> relative entries`` of the latency modes, sorted by key."""
+        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        for e in self.relative:
+            if e["mode"] in LATENCY_MODES:
+                groups[(e["device_name"] or "?", config_of(e))].append(e)
+        return dict(sorted(groups.items(), key=lambda kv: _str_key(kv[0])))
+
+    def average_groups(self) -> dict[tuple, list[dict[str, Any]]]:
+        """``config -> cross-device average entries`` of the latency modes."""
+        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        for e in self.average:
+            if e["mode"] in LATENCY_MODES:
+                groups[config_of(e)].append(e)
+        return dict(sorted(groups.items(), key=lambda kv: _str_key(kv[0])))
+
+    def primary_average(self, mode: str) -> tuple[dict[str, float], str, list[str]] | None:
+        """The main cross-device ranking of ``mode``: ``(model -> mean relative, settings
+        label, devices)``.
+
+        Among the (config, batch) groups of the mode, eager PyTorch first, the one with the most
+        models (then the most devices) stands for the mode, as the study has one column per mode.
+        ``None`` when the mode was not measured.
+        """
+        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        for e in self.average:
+            if e["mode"] == mode:
+                groups[(config_of(e), e["batch"])].append(e)
+        if not groups:
+            return None
+        key = max(groups, key=lambda k: (k[0][CONFIG_KEYS.index("runtime")] == EAGER,
+                                         len(groups[k]), sum(e["n_devices"] for e in groups[k]),
+                                         _str_key(k)))
+        entries = groups[key]
+        devices = sorted({d for e in entries for d in e["devices"]})
+        label = f"{mode} B={key[1]} {config_label(key[0])}"
+        return {e["model"]: e["relative"] for e in entries}, label, devices
+
+
+    def accuracy_by_dataset(self) -> dict[str, dict[str, float]]:
+        """``dataset -> model -> top-1 in %`` of the stored evaluations; per dataset the split
+        with the most models (usually ``val``)."""
+        by: dict[tuple, dict[str, float]] = defaultdict(dict)
+        for r in self.evaluations:
+            by[(r["dataset"], r["split"])][r["model"]] = 100.0 * r["top1"]
+        best: dict[str, dict[str, float]] = {}
+        for (dataset, _split), accs in sorted(by.items()):
+            if len(accs) > len(best.get(dataset, {})):
+                best[dataset] = accs
+        return best
+
+
+def _str_key(key: Any) -> tuple:
+    if isinstance(key, tuple):
+        return tuple(_str_key(k) for k in key)
+    return (str(key),)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def latest_evaluations(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest evaluation with a finite top-1 per (model, dataset, split)."""
+    best: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        if r.get("status", "ok") != "ok" or not _finite(r.get("top1")):
+            continue
+        k = (r["model"], r["dataset"], r["split"])
+        if k not in best or (r.get("created_at") or "") >= (best[k].get("created_at") or ""):
+            best[k] = r
+    return sorted(best.values(), key=lambda r: (r["dataset"], r["split"], r["model"]))
+
+
+def load(paths: Sequence[str | Path], *, require_latency: bool = True) -> ReportData:
+    """Read the stores, merge by ``uid`` and check there is something to report.
+
+    Raises:
+        FileNotFoundError: a file does not exist.
+        ValueError: a file is not a litevid results database, or no usable row was found.
+    """
+    from ..results.store import ResultStore
+
+    if not paths:
+        raise ValueError("no results database given")
+    measurements: dict[str, dict[str, Any]] = {}
+    evaluations: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with ResultStore(path, readonly=True) as store:
+            for r in store.rows():
+                measurements.setdefault(r["uid"], r)
+            for r in store.rows(table="evaluations"):
+                evaluations.setdefault(r["uid"], r)
+    names = ", ".join(str(p) for p in paths)
+    timed = [r for r in measurements.values() if r["mode"] in LATENCY_MODES]
+    ok = [r for r in latest_ok(timed) if _finite(r.get("median_ms")) and r["median_ms"] > 0]
+    evals = latest_evaluations(evaluations.values())
+    if require_latency and not ok:
+        what = (f"{len(timed)} latency row(s), none ok" if timed
+                else "no latency rows (train/batch/single)")
+        raise ValueError(f"{names}: nothing to report: {what}; run `litevid bench` first")
+    return ReportData(sources=[Path(p) for p in paths], rows=ok, evaluations=evals,
+                      failed=sum(1 for r in timed if r.get("status") != "ok"))
