@@ -83,9 +83,7 @@ def test_export_and_parity(name, fmt, export_dir):
     # The artefact runs again, standalone, and gives the sidecar's parity.
     runner = FORMATS[fmt].load(result.artefact)
     x = torch.randn(1, 3, 4, 64, 64)
-    model = litevid.create_model(name, **SMALL)
     assert runner([x])[0].shape == (1, 400)
-    del model
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -288,7 +286,8 @@ def test_cli_model_list_prints_the_matrix(tmp_path):
     assert out.stdout.count("ok rel") == 2
     assert "deprecated" in out.stderr and "randomly initialised" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "movinet_a0_4x64.ptl", "movinet_a0_4x64.ptl.json", "x3d_xs_4x64.ptl", "x3d_xs_4x64.ptl.json"]
+        "movinet_a0_4x64.ptl", "movinet_a0_4x64.ptl.json",
+        "x3d_xs_4x64.ptl", "x3d_xs_4x64.ptl.json"]
 
 
 def test_update_matrix_merges_entries(tmp_path):

@@ -346,7 +346,7 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
 
 # ---- subprocess isolation ---------------------------------------------------------------------
 
-def _env_for_worker() -> dict[str, str]:
+def worker_env() -> dict[str, str]:
     env = dict(os.environ)
     # The worker must import this very litevid (also from a source tree without install).
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -362,7 +362,7 @@ def worker_environment(device: str) -> dict[str, Any]:
 
         return collect_environment("cpu")
     out = subprocess.run([sys.executable, "-m", "litevid.bench.worker", "--env", device],
-                         capture_output=True, text=True, env=_env_for_worker(), timeout=300)
+                         capture_output=True, text=True, env=worker_env(), timeout=300)
     for line in out.stdout.splitlines():
         if line.startswith(WORKER_MARK):
             return json.loads(line[len(WORKER_MARK):])["env"]
@@ -381,7 +381,7 @@ def run_job_subprocess(job: Job, progress: ProgressFn | None = None,
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen([sys.executable, "-m", "litevid.bench.worker"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                text=True, env=_env_for_worker())
+                                text=True, env=worker_env())
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(job.to_dict()))
         proc.stdin.close()

@@ -58,10 +58,8 @@ def quiet() -> Iterator[None]:
         warnings.simplefilter("ignore")
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(open(os.devnull, "w")), \
-                    contextlib.redirect_stderr(open(os.devnull, "w")):
-                yield
+        try:  # Python's own sys.stdout/stderr write to fds 1 and 2 too, so they land here
+            yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

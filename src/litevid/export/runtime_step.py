@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ..bench.modes import PreparedStep
-from ..bench.runner import _env_for_worker  # litevid importable in the child
+from ..bench.runner import worker_env
 from .formats import ExportError, runtime_format
 
 __all__ = ["prepare_runtime_step"]
@@ -48,7 +48,7 @@ def prepare_runtime_step(name: str, runtime: str, x: torch.Tensor, *, frames: in
                "--seed", str(seed), "--batch-size", str(x.shape[0]), "--json"]
         if threads:
             cmd += ["--threads", str(threads)]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=_env_for_worker())
+        done = subprocess.run(cmd, capture_output=True, text=True, env=worker_env())
         if done.returncode != 0:
             lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
             raise ExportError(lines[-1] if lines else f"litevid export exited {done.returncode}")
