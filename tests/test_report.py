@@ -352,8 +352,10 @@ def test_no_torch_in_import_or_build(db, tmp_path):
                            "HTML structure is still checked by test_report_files_and_html")
 def test_html_renders_in_headless_chromium(report, tmp_path):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    base = [exe, "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=5000",
-            f"--user-data-dir={tmp_path / 'profile'}"]
+    # The background-networking flags keep Chromium from dialling out on a closed network.
+    base = [exe, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
     done = subprocess.run([*base, "--dump-dom", report.index.as_uri()], capture_output=True,
                           text=True, timeout=120)
     dom = done.stdout
