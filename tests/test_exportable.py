@@ -44,6 +44,8 @@ def _conv_configs() -> list[tuple]:
         (3, 8, (3, 7, 7), (2, 4, 4), (1, 3, 3), 1, 1, True, 5),  # MViT cube embedding
         (3, 8, (2, 4, 4), (2, 4, 4), 0, 1, 1, True, 5),  # Swin tubelet, T not divisible
         (4, 4, (3, 3, 3), (2, 2, 2), 1, 1, 4, False, 6),  # MViT attention pool
+        (4, 4, (3, 3, 3), (1, 4, 4), 1, 1, 4, False, 6),  # MViT-S key/value pool (outshift)
+        (4, 4, (3, 3, 3), (1, 2, 2), (2, 1, 0), 1, 4, True, 3),  # outshift, T_out > T
         (4, 8, (5, 5, 5), 2, 2, 1, 2, True, 9),
         (4, 8, (3, 1, 1), (2, 1, 1), (1, 0, 0), 1, 1, True, 6),  # temporal view + stride
         (4, 8, (3, 1, 1), 1, 0, 2, 1, True, 7),  # temporal view + dilation
@@ -73,7 +75,8 @@ def test_conv3d_as_2d_matches(cfg):
     conv = nn.Conv3d(cin, cout, k, s, p, d, groups=g, bias=bias).eval()
     x = torch.randn(2, cin, T, 9, 8)
     ref = conv(x)
-    modes = ["auto", "taps"] + (["stacked"] if g == 1 else [])
+    modes = ["auto", "taps"] + (["stacked"] if g == 1 else []) \
+        + (["outshift"] if conv.stride[0] == 1 and conv.dilation[0] == 1 else [])
     for mode in modes:
         new = Conv3dAs2d(conv, mode)
         with torch.no_grad():

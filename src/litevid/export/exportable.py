@@ -21,10 +21,11 @@ sw)``, padding ``(pt, ph, pw)``, dilation ``(dt, dh, dw)``):
   small ones plus adds; used for dense convs). A conv whose spatial kernel is 1x1 with spatial
   stride 1 and no spatial padding (pointwise convs, X3D's temporal ``(kt, 1, 1)`` conv) is exactly
   a conv2d with kernel ``(kt, 1)`` on the free view ``(B, C, T, H * W)``: no transposes at all.
-- A BatchNorm3d right after a Conv3d (consecutive children of an ``nn.Sequential``, which covers
-  ``ConvNormAct``) is folded into the conv: ``W' = W * s``, ``b' = (b - mean) * s + beta`` with
-  ``s = gamma / sqrt(var + eps)``. Any other BatchNorm3d becomes ``x * s + (beta - mean * s)``
-  with ``(C, 1, 1, 1)`` constants (broadcast mul/add, which XNNPACK takes).
+- A BatchNorm right after a conv (consecutive children of an ``nn.Sequential``, which covers
+  ``ConvNormAct``) is folded into the conv (``optimization.fuse``): ``W' = W * s``,
+  ``b' = (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``. Any other BatchNorm3d
+  becomes ``x * s + (beta - mean * s)`` with ``(C, 1, 1, 1)`` constants (broadcast mul/add,
+  which XNNPACK takes).
 - 3D pooling windows are boxes, so average and max pooling are separable: a 2D pool over (H, W) on
   the free view ``(B, C * T, H, W)`` (pooling is per channel, so merging C and T is exact), then a
   ``(kt, 1)`` pool on the view ``(B, C, T, H' * W')``. With ``count_include_pad=False`` the divisor
@@ -34,9 +35,15 @@ sw)``, padding ``(pt, ph, pw)``, dilation ``(dt, dh, dw)``):
   takes 4-D inputs over dims (2, 3), so the rewritten SE pools ``(B, C, T, H * W)`` instead.
 - XNNPACK has no LayerNorm: left as is, every transformer block breaks the delegated graph twice
   (MViT-S: 82 delegate calls, slower than eager). ``LayerNormAs4d`` computes it from ops XNNPACK
-  takes: on the view ``(N, 1, 1, C)``, ``mean`` over the last two dims, subtract, square, mean,
-  ``rsqrt``, scale and shift. (Attention is made explicit for the same reason by
-  ``layers.attention.explicit_attention`` while exporting; see ``formats.ExecuTorchFormat``.)
+  takes: the mean over the last dim as a fully-connected product with a constant ``(1, C)`` row
+  of ``1/C``, subtract, square, the same product, ``rsqrt``, scale and shift. (An earlier form,
+  4-D ``mean`` over an ``(N, 1, 1, C)`` view, cost MViT-S 35 ms of 370 in XNNPACK's reduce
+  kernels; the products cost a few ms.) Attention is made explicit for the same reason by
+  ``layers.attention.explicit_attention`` while exporting; see ``formats.ExecuTorchFormat``.
+- Depthwise 3D convs that shrink each frame spatially (MViT's pooling attention, stride
+  ``(1, 4, 4)``) use the ``outshift`` form: each temporal tap convolves all frames once and the
+  temporal shift is taken of its (16x smaller) output, instead of padding, slicing and copying
+  the large input per tap (MViT-S on ExecuTorch: 375 -> 360 ms).
 
 XNNPACK takes only static parameters as conv weights, so ``Conv3dAs2d`` stores its weight already
 in 2D layout (per tap, stacked, or ``(Cout, Cin / g, kt, 1)``); ``Conv3dAs2d.weight`` rebuilds the
@@ -52,7 +59,6 @@ Typical use::
 from __future__ import annotations
 
 import copy
-import itertools
 from collections import Counter
 from typing import Literal
 
@@ -61,6 +67,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..layers.squeeze_excite import SqueezeExcite
+from ..optimization.fuse import bn_scale_shift, fold_sequential_bns
 
 __all__ = [
     "AdaptivePool3dAs2d",
@@ -74,7 +81,7 @@ __all__ = [
     "remaining_3d_ops",
 ]
 
-ConvMode = Literal["auto", "taps", "stacked"]
+ConvMode = Literal["auto", "taps", "stacked", "outshift"]
 _Triple = tuple[int, int, int]
 
 
@@ -143,9 +150,12 @@ class Conv3dAs2d(nn.Module):
     Args:
         conv: the convolution to replace (weights are copied into 2D layout).
         mode: ``"taps"`` (sum of ``kt`` conv2d over shifted frames), ``"stacked"`` (taps stacked
-            along channels, one conv2d; groups == 1 only) or ``"auto"``: the ``(B, C, T, H*W)``
-            view when the spatial kernel is trivial, else stacked for dense and taps for grouped
-            (depthwise) convs.
+            along channels, one conv2d; groups == 1 only), ``"outshift"`` (each tap's conv2d on
+            all frames, the temporal shift applied to its output; temporal stride and dilation
+            1 only) or ``"auto"``: the ``(B, C, T, H*W)`` view when the spatial kernel is
+            trivial, else stacked for dense convs, outshift for grouped (depthwise) convs that
+            shrink the frame spatially (MViT's pooling: the shifted copies are of the small
+            output, not the large input), taps for the other grouped ones.
 
     Raises:
         ValueError: ``padding_mode`` other than ``'zeros'``, an unknown padding string, or
@@ -158,7 +168,7 @@ class Conv3dAs2d(nn.Module):
             raise ValueError(
                 f"Conv3dAs2d: padding_mode={conv.padding_mode!r} is not supported (only 'zeros')"
             )
-        if mode not in ("auto", "taps", "stacked"):
+        if mode not in ("auto", "taps", "stacked", "outshift"):
             raise ValueError(f"Conv3dAs2d: unknown mode {mode!r}")
         self.in_channels = conv.in_channels
         self.out_channels = conv.out_channels
@@ -175,13 +185,18 @@ class Conv3dAs2d(nn.Module):
             and pw0 == pw1 == 0
         if mode == "stacked" and self.groups != 1:
             raise ValueError("Conv3dAs2d: mode='stacked' needs groups == 1")
+        unit_t = self.stride[0] == 1 and self.dilation[0] == 1
+        if mode == "outshift" and not unit_t:
+            raise ValueError("Conv3dAs2d: mode='outshift' needs temporal stride and dilation 1")
         if mode == "auto":
             if spatial_trivial:
                 mode_used = "temporal"
             elif kt == 1:
                 mode_used = "taps"
+            elif self.groups == 1:
+                mode_used = "stacked"
             else:
-                mode_used = "stacked" if self.groups == 1 else "taps"
+                mode_used = "outshift" if unit_t and max(self.stride[1:]) > 1 else "taps"
         else:
             mode_used = mode
         self.mode = mode_used
@@ -237,6 +252,8 @@ class Conv3dAs2d(nn.Module):
                 pad_t = (0, 0)
             y = F.conv2d(y, self.weights[0], self.bias, (st, 1), pad_t, (dt, 1), self.groups)
             return y.reshape(B, self.out_channels, T_out, H, W)
+        if self.mode == "outshift":
+            return self._forward_outshift(x, T_out)
         # Fold frames into the batch: (B, T, C, H, W), zero-padded in time.
         xt = x.transpose(1, 2)
         if pt0 or pt1:
@@ -261,6 +278,35 @@ class Conv3dAs2d(nn.Module):
                                  (dh, dw), self.groups)
         return _unfold(y, B)
 
+    def _forward_outshift(self, x: torch.Tensor, T_out: int) -> torch.Tensor:
+        """``y[t] = bias + sum_i conv2d_i(x)[t + i - pt0]`` (temporal stride and dilation 1):
+        every tap convolves all frames once, unpadded in time, and the shift by ``i - pt0``
+        frames (zero frames where it runs past either end) is taken of its output."""
+        B, C, T = x.shape[:3]
+        (pt0, _), (ph0, ph1), (pw0, pw1) = self.pads
+        xf = _fold(x)  # (B * T, C, H, W)
+        spatial_pad: tuple[int, int] = (ph0, pw0)
+        if ph0 != ph1 or pw0 != pw1:
+            xf = F.pad(xf, (pw0, pw1, ph0, ph1))
+            spatial_pad = (0, 0)
+        y: torch.Tensor | None = None
+        for i, w in enumerate(self.weights):
+            yi = F.conv2d(xf, w, None, self.stride[1:], spatial_pad, self.dilation[1:],
+                          self.groups)
+            yi = yi.reshape(B, T, *yi.shape[1:])  # (B, T, Cout, H', W')
+            start = i - pt0  # output frame t reads this tap's frame t + start
+            lo, hi = max(0, -start), max(0, start + T_out - T)  # zero frames before / after
+            first, last = max(0, start), min(T, start + T_out)
+            if first > 0 or last < T:
+                yi = yi[:, first:last]
+            if lo or hi:
+                yi = F.pad(yi, (0, 0, 0, 0, 0, 0, lo, hi))
+            y = yi if y is None else y + yi
+        assert y is not None
+        if self.bias is not None:  # after the shifts: zero frames get the bias too
+            y = y + self.bias.reshape(1, 1, -1, 1, 1)
+        return _unfold(y.reshape(B * T_out, *y.shape[2:]), B)
+
 
 class ChannelAffine3d(nn.Module):
     """Per-channel ``x * scale + shift`` on ``(B, C, T, H, W)``: an eval-mode BatchNorm3d.
@@ -277,34 +323,13 @@ class ChannelAffine3d(nn.Module):
         if bn.running_mean is None or bn.running_var is None:
             raise ValueError("ChannelAffine3d: BatchNorm3d without running statistics "
                              "(track_running_stats=False) cannot be frozen for export")
-        scale, shift = _bn_scale_shift(bn)
+        scale, shift = bn_scale_shift(bn)
         self.num_features = bn.num_features
         self.register_buffer("scale", scale.reshape(-1, 1, 1, 1).clone())
         self.register_buffer("shift", shift.reshape(-1, 1, 1, 1).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale + self.shift
-
-
-def _bn_scale_shift(bn: nn.BatchNorm3d) -> tuple[torch.Tensor, torch.Tensor]:
-    var, mean = bn.running_var.detach().double(), bn.running_mean.detach().double()
-    scale = torch.rsqrt(var + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight.detach().double()
-    shift = -mean * scale
-    if bn.bias is not None:
-        shift = shift + bn.bias.detach().double()
-    dtype = bn.running_mean.dtype
-    return scale.to(dtype), shift.to(dtype)
-
-
-def _fold_bn_into_conv(conv: nn.Conv3d, bn: nn.BatchNorm3d) -> None:
-    """In place: ``conv`` followed by ``bn`` (eval) becomes one conv with a bias."""
-    scale, shift = _bn_scale_shift(bn)
-    w = conv.weight.detach()
-    conv.weight = nn.Parameter(w * scale.to(w.dtype).reshape(-1, 1, 1, 1, 1))
-    b = conv.bias.detach() if conv.bias is not None else torch.zeros_like(scale)
-    conv.bias = nn.Parameter((b * scale + shift).to(w.dtype))
 
 
 def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
@@ -423,8 +448,9 @@ class AdaptivePool3dAs2d(nn.Module):
 
 
 class LayerNormAs4d(nn.Module):
-    """``nn.LayerNorm`` over the last dim from 4-D means, rsqrt and broadcast ops (XNNPACK has
-    no layer norm); shares the original's ``weight`` and ``bias``."""
+    """``nn.LayerNorm`` over the last dim from fully-connected means, rsqrt and broadcast ops
+    (XNNPACK has no layer norm); shares the original's ``weight`` and ``bias``. (The name is
+    historical: the first form took 4-D means.)"""
 
     def __init__(self, ln: nn.LayerNorm) -> None:
         super().__init__()
@@ -433,13 +459,17 @@ class LayerNormAs4d(nn.Module):
                              f"normalized_shape {tuple(ln.normalized_shape)}")
         self.eps = ln.eps
         self.weight, self.bias = ln.weight, ln.bias
+        # a constant (1, C) row of 1/C: a static weight XNNPACK's fully-connected kernel takes
+        self.register_buffer("avg", torch.full((1, ln.normalized_shape[0]),
+                                               1.0 / ln.normalized_shape[0]), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        x4 = x.reshape(-1, 1, 1, shape[-1])  # (N, 1, 1, C): XNNPACK's mean takes dims (2, 3)
-        centred = x4 - x4.mean((2, 3), keepdim=True)
-        var = (centred * centred).mean((2, 3), keepdim=True)
-        y = (centred * torch.rsqrt(var + self.eps)).reshape(shape)
+        # The means over the last dim are matrix-vector products with a (1, C) row of 1/C:
+        # XNNPACK's fully-connected kernel reads each row once, faster than its mean over the
+        # (2, 3) dims of an (N, 1, 1, C) view.
+        centred = x - F.linear(x, self.avg)
+        var = F.linear(centred * centred, self.avg)
+        y = centred * torch.rsqrt(var + self.eps)
         if self.weight is not None:
             y = y * self.weight
         if self.bias is not None:
@@ -462,21 +492,6 @@ class ExportableSqueezeExcite(SqueezeExcite):
         B, C, T, H, W = x.shape
         pooled = x.reshape(B, C, T, H * W).mean((2, 3), keepdim=True).reshape(B, C, 1, 1, 1)
         return x * self.excite(pooled)
-
-
-def _fold_sequential_bns(module: nn.Module, counts: Counter) -> None:
-    for child in module.modules():
-        if not isinstance(child, nn.Sequential):
-            continue
-        names = list(child._modules)
-        for a, b in itertools.pairwise(names):
-            conv, bn = child._modules[a], child._modules[b]
-            if isinstance(conv, nn.Conv3d) and isinstance(bn, nn.BatchNorm3d) \
-                    and bn.running_mean is not None and bn.running_var is not None \
-                    and conv.out_channels == bn.num_features:
-                _fold_bn_into_conv(conv, bn)
-                child._modules[b] = nn.Identity()
-                counts["bn_folded"] += 1
 
 
 def _replace(module: nn.Module, counts: Counter, conv_mode: ConvMode) -> None:
@@ -507,7 +522,7 @@ def _exportable(model: nn.Module, conv_mode: ConvMode) -> tuple[nn.Module, dict[
     out = copy.deepcopy(model).eval()
     counts: Counter = Counter(conv3d=0, bn_folded=0, bn_affine=0, pool3d=0, se=0, layer_norm=0)
     with torch.no_grad():
-        _fold_sequential_bns(out, counts)
+        counts["bn_folded"] += fold_sequential_bns(out)
         _replace(out, counts, conv_mode)
     return out, dict(counts)
 
