@@ -21,6 +21,7 @@ _LAZY = {
     "list_models": "litevid.models",
     "model_spec": "litevid.models",
     "count_flops": "litevid.bench.flops",
+    "optimize": "litevid.optimization",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -28,6 +29,7 @@ __all__ = ["__version__", *_LAZY]
 if TYPE_CHECKING:  # for type checkers and IDEs
     from .bench.flops import count_flops
     from .models import ModelSpec, create_model, list_models, model_spec
+    from .optimization import optimize
 
 
 def __getattr__(name: str) -> Any:

@@ -57,6 +57,14 @@ class BenchConfig:
     compile: bool = option(False, help="torch.compile the model (compiled before warm-up, outside "
                            "the timed region, in the same inference/autocast context; its time "
                            "is recorded)")
+    optimize: bool = option(False, help="time the deployment-speed form (litevid.optimize: "
+                            "BatchNorm folded for inference, the measured memory-layout rule, "
+                            "one-pass temporal shift) instead of the plain model the study "
+                            "measured; its rows are marked '+opt' and never ranked with plain "
+                            "ones")
+    profile: bool = option(False, help="after timing, profile a few more steps with "
+                           "torch.profiler and store the top operators by self time with the "
+                           "row (litevid results profile shows them); eager runtime only")
     fit_batch: bool = option(False, help="if the batch does not fit in memory, measure the "
                              "largest batch that does (the row records both batches); without "
                              "it an OOM is an 'oom' row")
@@ -127,10 +135,11 @@ class BenchConfig:
                     raise ValueError(f"--runtime {r}: {exc}") from None
             training = [m for m in cfg.mode_list() if MODE_TABLE[m].training]
             if training or device_type != "cpu" or precision != "fp32" or cfg.compile \
-                    or cfg.channels_last or cfg.fit_batch:
+                    or cfg.channels_last or cfg.fit_batch or cfg.optimize or cfg.profile:
                 raise ValueError(f"--runtime {','.join(exported)} measures exported artefacts: "
                                  "inference modes (single, batch) on CPU in fp32, without "
-                                 "--compile, --channels-last or --fit-batch")
+                                 "--compile, --channels-last, --fit-batch, --optimize or "
+                                 "--profile")
         if cfg.min_seconds < 0:
             raise ValueError(f"--min-seconds must be >= 0, got {cfg.min_seconds}")
         return cfg

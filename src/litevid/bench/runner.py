@@ -153,6 +153,7 @@ def _measurement(job: Job, env: dict[str, Any], frames: int | None, size: int | 
         frames=frames, size=size,
         input_shape=None if frames is None else f"{in_chans}x{frames}x{size}x{size}",
         precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
+        optimized=cfg.optimize,
         settings={"model": job.model, "mode": job.mode, "runtime": job.runtime,
                   "batch_size": job.batch_size,
                   "device": job.device, "isolated": job.isolated, "run_config": cfg.to_dict()})
@@ -266,6 +267,15 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
             model = create_model(job.model, frames=frames, size=size).to(device)
             if cfg.channels_last:
                 model = to_channels_last(model)  # 5-D and 4-D params by rank
+            if cfg.optimize:  # the deployment-speed form; --compile stays prepare_step's job
+                from ..optimization import optimize
+
+                report("optimize", 0, None)
+                model = optimize(model, inplace=True, input_shape=input_shape,
+                                 for_="training" if MODE_TABLE[job.mode].training
+                                 else "inference",
+                                 layout="channels_last" if cfg.channels_last else "auto")
+                row.settings["optimize"] = model.report.to_dict()
 
             def build(batch: int):
                 x, target = make_inputs(input_shape, batch, model.num_classes, device,
@@ -330,6 +340,11 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
 
             mem = measure_memory(memory_pass, device.type, device_index=device.index or 0,
                                  isolated=job.isolated)
+            if cfg.profile:  # after the memory pass, so the profiler's own memory is not in it
+                from .profile import profile_step
+
+                report("profile", 0, None)
+                row.profile = profile_step(prepared.step, device.type, sync=timer.synchronize)
         stats = summarize(timing.samples_ms)
         row.set_latency(stats, timing.samples_ms)
         row.timed_s, row.timer = timing.wall_s, timer.kind

@@ -31,7 +31,7 @@ from ._weights import drop_keys
 from .resnet import ResNet, res2net50_trunk, resnet50_trunk
 
 __all__ = ["TSNModel", "NonLocalBlock", "MotionExcitation", "TemporalConvShift", "TemporalShift",
-           "temporal_shift"]
+           "temporal_shift", "temporal_shift_single_copy"]
 
 
 def temporal_shift(x: torch.Tensor, num_frames: int, shift_div: int = 8) -> torch.Tensor:
@@ -50,14 +50,38 @@ def temporal_shift(x: torch.Tensor, num_frames: int, shift_div: int = 8) -> torc
     return out.reshape(NT, C, H, W)
 
 
+def temporal_shift_single_copy(x: torch.Tensor, num_frames: int,
+                               shift_div: int = 8) -> torch.Tensor:
+    """``temporal_shift`` written as one pass into one new tensor (``empty_like``, so it keeps
+    ``x``'s memory format): no zero blocks and no concatenation buffers. The deployment form
+    (``litevid.optimize``); the exporters keep ``temporal_shift`` (no in-place slice writes)."""
+    NT, C, H, W = x.shape
+    fold = C // shift_div
+    out = torch.empty_like(x)
+    src = x.unflatten(0, (NT // num_frames, num_frames))  # (B, T, C, H, W) views
+    dst = out.unflatten(0, (NT // num_frames, num_frames))
+    dst[:, :-1, :fold] = src[:, 1:, :fold]
+    dst[:, -1:, :fold] = 0
+    dst[:, 1:, fold:2 * fold] = src[:, :-1, fold:2 * fold]
+    dst[:, :1, fold:2 * fold] = 0
+    dst[:, :, 2 * fold:] = src[:, :, 2 * fold:]
+    return out
+
+
 class TemporalShift(nn.Module):
-    """``temporal_shift`` as a module, the ``temporal`` hook of TSM's bottlenecks."""
+    """``temporal_shift`` as a module, the ``temporal`` hook of TSM's bottlenecks.
+
+    ``single_copy = True`` (set by ``litevid.optimize``) uses ``temporal_shift_single_copy``.
+    """
 
     def __init__(self, shift_div: int = 8) -> None:
         super().__init__()
         self.shift_div = shift_div
+        self.single_copy = False
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        if self.single_copy:
+            return temporal_shift_single_copy(x, num_frames, self.shift_div)
         return temporal_shift(x, num_frames, self.shift_div)
 
 
@@ -145,7 +169,8 @@ class TemporalConvShift(nn.Module):
         x = unfold_frames(x, num_frames)  # (B, T, C, H, W)
         x = x.permute(0, 3, 4, 2, 1).reshape(-1, C, num_frames)  # (B*H*W, C, T)
         x = self.conv(x)
-        x = x.reshape(NT // num_frames, H, W, C, num_frames).permute(0, 4, 3, 1, 2)  # (B, T, C, H, W)
+        x = x.reshape(NT // num_frames, H, W, C, num_frames)
+        x = x.permute(0, 4, 3, 1, 2)  # (B, T, C, H, W)
         return x.reshape(NT, C, H, W)
 
 

@@ -24,8 +24,9 @@ from ..results.query import (
     cross_device_average,
     latest_ok,
     relative_latency,
-    runtime_of,
+    setting,
 )
+from ..results.table import settings_label
 
 __all__ = ["CONFIG_KEYS", "DEFAULT_DB", "ReportData", "config_label", "default_dbs", "load",
            "mode_order"]
@@ -50,18 +51,14 @@ def default_dbs(cwd: Path | None = None) -> list[Path]:
 
 def config_of(entry: dict[str, Any]) -> tuple:
     """The config key of a row or a ``query`` entry (see the module docstring)."""
-    return tuple(runtime_of(entry) if k == "runtime" else entry.get(k) for k in CONFIG_KEYS)
+    return tuple(setting(entry, k) for k in CONFIG_KEYS)
 
 
 def config_label(config: Sequence[Any]) -> str:
-    """``16x224 fp32 eager``, with ``+cl`` / ``+compile`` when set."""
+    """``16x224 fp32 eager``, with ``+cl`` / ``+compile`` / ``+opt`` when set."""
     c = dict(zip(CONFIG_KEYS, config))
-    label = f"{c['frames']}x{c['size']} {c['precision']} {c['runtime']}"
-    if c["channels_last"]:
-        label += " +cl"
-    if c["compile"]:
-        label += " +compile"
-    return label
+    base, _, flags = settings_label(c).partition(" +")
+    return f"{base} {c['runtime']}" + (f" +{flags}" if flags else "")
 
 
 def mode_order(mode: str) -> int:

@@ -1,4 +1,4 @@
-"""``litevid results``: show, export, merge and import into the results store.
+"""``litevid results``: show, profile, export, merge and import into the results store.
 
 No torch is imported, except by ``import``, which loads the model registry to check model names.
 """
@@ -128,6 +128,41 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from ..utils.console import make_console
+    from .table import settings_label
+
+    with _open(args.db) as store:
+        rows = [r for r in _filter(list(store.rows()), args) if r.get("profile")]
+    console = make_console()
+    if not rows:
+        console.print(f"{args.db}: no profiled rows" + (" matching the filters" if (
+            args.mode or args.device or args.models or args.runtime) else "")
+            + " (measure with litevid bench --profile)")
+        return 0
+    if not args.all:  # the newest profile per model, mode, batch and settings
+        newest: dict[tuple, dict[str, Any]] = {}
+        for r in rows:
+            newest[(r.get("device_name"), r["model"], r["mode"], r.get("batch"),
+                    settings_label(r), r.get("runtime"))] = r
+        rows = list(newest.values())
+    for r in rows:
+        ops = r["profile"][:args.top]
+        clock = ops[0].get("clock", "cpu") if ops else "cpu"
+        table = Table(title=f"{r['model']} {r['mode']} b{r.get('batch')} "
+                            f"{settings_label(r)} on {r.get('device_name')}: top operators by "
+                            f"{clock} self time (per step; median step {r.get('median_ms') or 0:.1f} ms)")
+        for col in ("operator", "calls", "self ms", "self %", "total ms"):
+            table.add_column(col, justify="left" if col == "operator" else "right")
+        for o in ops:
+            table.add_row(o["op"], f"{o['calls']:g}", f"{o['self_ms']:.2f}", f"{o['self_pct']:.1f}",
+                          f"{o['total_ms']:.2f}")
+        console.print(table)
+    return 0
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
     p.add_argument("--mode", choices=("train", "batch", "single"), help="only this mode")
@@ -149,6 +184,12 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("--metric", default="median_ms", choices=("median_ms", "mean_ms"),
                    help="latency used for the cross-device average (the study used the mean)")
     s.set_defaults(func=_cmd_show)
+
+    pr = sub.add_parser("profile", help="the stored operator profiles (litevid bench --profile)")
+    _add_filters(pr)
+    pr.add_argument("--top", type=int, default=15, help="operators per row (default 15)")
+    pr.add_argument("--all", action="store_true", help="every profiled row, not the newest")
+    pr.set_defaults(func=_cmd_profile)
 
     e = sub.add_parser("export", help="write the results as CSV or JSON (atomically)")
     _add_filters(e)

@@ -113,6 +113,9 @@ class Measurement(Row):
     runtime: str = "eager"
     channels_last: bool = False
     compile: bool = False
+    # The deployment-speed form (``litevid.optimize``: BN folded, measured layout, ...) was timed,
+    # not the plain model the study measured; ``settings["optimize"]`` says what it applied.
+    optimized: bool = False
     n: int | None = None
     mean_ms: float | None = None
     median_ms: float | None = None
@@ -134,6 +137,9 @@ class Measurement(Row):
     mem_detail: dict[str, Any] | None = None  # JSON
     samples_ms: list[float] | None = None  # JSON: every timed iteration
     breakdown_ms: dict[str, float] | None = None  # JSON: mean ms per stage (loader, predict)
+    # JSON (``litevid bench --profile``): the top operators by self time over a few extra steps,
+    # each ``{"op", "calls", "self_ms", "self_pct", "total_ms"}`` per step.
+    profile: list[dict[str, Any]] | None = None
 
     def set_latency(self, stats: Any, samples_ms: list[float]) -> None:
         """Fill the statistics from a ``results.stats.LatencyStats`` of ``samples_ms``."""

@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["COMPARE_KEYS", "EAGER", "cross_device_average", "latest_ok", "relative_latency",
-           "runtime_of", "vs_eager"]
+           "runtime_of", "setting", "vs_eager"]
 
 # What must be equal for two rows to be ranked against each other.
 COMPARE_KEYS = ("device_name", "mode", "batch", "frames", "size", "precision", "runtime",
-                "channels_last", "compile")
+                "channels_last", "compile", "optimized")
+_FLAGS = ("channels_last", "compile", "optimized")  # booleans: a missing/NULL one is False
 METRICS = ("median_ms", "mean_ms", "p90_ms", "min_ms")
 EAGER = "eager"  # the runtime of rows that do not name one (all rows before schema v4)
 
@@ -39,8 +40,18 @@ def runtime_of(row: dict[str, Any]) -> str:
     return row.get("runtime") or EAGER
 
 
+def setting(row: dict[str, Any], key: str) -> Any:
+    """A ``COMPARE_KEYS`` value of a row, normalised (runtime 'eager' and flags False when
+    missing, as rows written before those columns existed)."""
+    if key == "runtime":
+        return runtime_of(row)
+    if key in _FLAGS:
+        return bool(row.get(key))
+    return row.get(key)
+
+
 def _key(row: dict[str, Any], keys: tuple[str, ...] = COMPARE_KEYS) -> tuple:
-    return tuple(runtime_of(row) if k == "runtime" else row.get(k) for k in keys)
+    return tuple(setting(row, k) for k in keys)
 
 
 def latest_ok(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

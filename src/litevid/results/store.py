@@ -35,6 +35,8 @@ SCHEMA_HISTORY: dict[int, str] = {
     3: "evaluations: accuracy rows of litevid train / eval (results.measurement.Evaluation)",
     4: "measurements.runtime: what executed the timed step (eager, onnxruntime, executorch, "
        "torchscript-lite, coreml, or an imported phone runtime name); older rows are eager",
+    5: "measurements.optimized (the litevid.optimize form was timed; older rows: the plain model) "
+       "and measurements.profile (JSON top operators by self time, litevid bench --profile)",
 }
 SCHEMA_VERSION = max(SCHEMA_HISTORY)
 # MIGRATIONS[v]: SQL run when upgrading to version v, after the missing columns were added.
@@ -42,6 +44,7 @@ MIGRATIONS: dict[int, list[str]] = {
     # Before v4 every row was timed in eager PyTorch: say so in the file itself, so any reader
     # (sqlite3, pandas) sees 'eager' rather than NULL.
     4: ["UPDATE measurements SET runtime = 'eager' WHERE runtime IS NULL"],
+    5: ["UPDATE measurements SET optimized = 0 WHERE optimized IS NULL"],
 }
 
 _TABLES: dict[str, type[Row]] = {t.TABLE: t for t in ROW_TYPES}

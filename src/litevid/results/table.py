@@ -35,12 +35,12 @@ def _num(v: float | None, fmt: str) -> str:
 
 def settings_label(row: dict[str, Any]) -> str:
     """Input and options that set a row apart: ``16x224 fp32``, ``+cl`` (channels-last),
-    ``+compile``. Rows are only ranked against rows with the same settings."""
+    ``+compile``, ``+opt`` (the ``litevid.optimize`` form). Rows are only ranked against rows
+    with the same settings."""
     label = f"{row.get('frames')}x{row.get('size')} {row.get('precision')}"
-    if row.get("channels_last"):
-        label += " +cl"
-    if row.get("compile"):
-        label += " +compile"
+    for flag, mark in (("channels_last", " +cl"), ("compile", " +compile"), ("optimized", " +opt")):
+        if row.get(flag):
+            label += mark
     return label
 
 

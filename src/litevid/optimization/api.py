@@ -1,0 +1,223 @@
+"""``litevid.optimize``: the same function as a model, in its fastest form for a device.
+
+What it does, in order (each step is exact up to float rounding; ``OptimizeReport`` says what was
+applied):
+
+1. **Batch-norm folding** (``for_="inference"`` only): every BatchNorm that directly follows a
+   convolution is folded into it (``fuse.fold_batchnorm``). Training keeps its BatchNorms.
+2. **Temporal shift in one pass**: TSM's shift writes one new tensor instead of zero blocks plus
+   three concatenations (``TemporalShift.single_copy``).
+3. **Memory layout** by a measured rule (``choose_layout``): channels-last (``channels_last_3d``
+   for 5-D tensors, ``channels_last`` for 4-D ones) when convolutions hold at least
+   ``CONV_SHARE_FOR_CHANNELS_LAST`` of the model's multiply-adds; attention-only models stay
+   contiguous. The input is converted inside ``forward`` (that copy is part of every measurement).
+4. **Attention** already runs on ``F.scaled_dot_product_attention`` everywhere (``layers.sdpa``),
+   which picks the fused flash / memory-efficient kernels on CUDA and the flash kernel on CPU; the
+   report records it, nothing is rewritten.
+5. Optional ``torch.compile`` (inductor, CPU and CUDA) and, for single-clip inference on CUDA,
+   CUDA graphs (one capture per input shape, replayed; inputs are copied into the captured buffer).
+
+The result is an ``OptimizedModel`` wrapping a deep copy (the model passed in is not changed,
+unless ``inplace=True``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+
+from .fuse import fold_batchnorm
+
+__all__ = ["CONV_SHARE_FOR_CHANNELS_LAST", "OptimizeReport", "OptimizedModel", "choose_layout",
+           "conv_share", "optimize"]
+
+# The layout rule's threshold. Measured on a 2-core EPYC (fp32, 16x224, single clip, eager):
+# every model whose convolutions hold more than half of its multiply-adds was faster in
+# channels-last, every attention-only model was not (docs/optimize.md has the table and the
+# command that reproduces it).
+CONV_SHARE_FOR_CHANNELS_LAST = 0.5
+FOR_CHOICES = ("inference", "training")
+
+
+@dataclass
+class OptimizeReport:
+    """What ``optimize`` applied (stored with ``litevid bench --optimize`` rows)."""
+
+    for_: str
+    device: str
+    bn_folded: int = 0
+    shift_single_copy: int = 0
+    conv_share: float = 0.0
+    layout: str = "contiguous"
+    attention: str = "F.scaled_dot_product_attention (fused kernels)"
+    compile: bool = False
+    cuda_graphs: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        parts = [f"{self.bn_folded} BN folded" if self.bn_folded else "",
+                 f"{self.shift_single_copy} shifts in one pass" if self.shift_single_copy else "",
+                 self.layout.replace("_", "-"), "compiled" if self.compile else "",
+                 "CUDA graphs" if self.cuda_graphs else ""]
+        return ", ".join(p for p in parts if p)
+
+
+def conv_share(model: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """Share of the multiply-adds of one forward at ``input_shape`` spent in convolutions
+    (counted on a meta-device copy: no memory, no compute)."""
+    from ..bench.flops import count_flops
+
+    meta = copy.deepcopy(model).to("meta").float()  # count_flops feeds a float32 input
+    counts = count_flops(meta, input_shape, device="meta")
+    total = counts.total
+    return counts.get("convolution", 0) / total if total else 0.0
+
+
+def choose_layout(share: float, device_type: str) -> str:
+    """``channels_last`` or ``contiguous`` for a model with ``share`` of its FLOPs in convs."""
+    if device_type in ("cpu", "cuda") and share >= CONV_SHARE_FOR_CHANNELS_LAST:
+        return "channels_last"
+    return "contiguous"
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    if t.dim() == 5:
+        return t.contiguous(memory_format=torch.channels_last_3d)
+    if t.dim() == 4:
+        return t.contiguous(memory_format=torch.channels_last)
+    return t
+
+
+class _CudaGraphs:
+    """Replays one captured CUDA graph per input shape (single-clip inference on CUDA).
+
+    The first call with a shape warms up on a side stream, then captures ``fn`` reading a static
+    input buffer; later calls copy the input into that buffer and replay. Outputs are cloned, so
+    a caller can keep them across calls.
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor], Any], warmup: int = 3) -> None:
+        self.fn, self.warmup = fn, warmup
+        self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, torch.Tensor, Any]] = {}
+
+    def _capture(self, x: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, Any]:
+        static_x = x.clone()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(self.warmup):
+                self.fn(static_x)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = self.fn(static_x)
+        return graph, static_x, static_out
+
+    def __call__(self, x: torch.Tensor) -> Any:
+        key = (tuple(x.shape), x.dtype, x.device, x.stride())
+        if key not in self.graphs:
+            self.graphs[key] = self._capture(x)
+        graph, static_x, static_out = self.graphs[key]
+        static_x.copy_(x)
+        graph.replay()
+        if isinstance(static_out, dict):
+            return {k: v.clone() for k, v in static_out.items()}
+        return static_out.clone()
+
+
+class OptimizedModel(nn.Module):
+    """An optimized copy of a video model; ``forward`` takes the same ``(B, C, T, H, W)`` clip.
+
+    Attributes:
+        model: the rewritten model (its parameters, in the chosen layout).
+        report: ``OptimizeReport``.
+    """
+
+    def __init__(self, model: nn.Module, report: OptimizeReport,
+                 fn: Callable[[torch.Tensor], Any] | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.report = report
+        self.num_classes = getattr(model, "num_classes", None)
+        self._channels_last = report.layout == "channels_last"
+        object.__setattr__(self, "_fn", fn or model)  # not a submodule: no duplicate state
+
+    def forward(self, x: torch.Tensor) -> Any:
+        if self._channels_last:
+            x = _channels_last(x)
+        return self._fn(x)
+
+
+def optimize(model: nn.Module, *, for_: str = "inference", compile: bool = False,
+             cuda_graphs: bool = False, input_shape: tuple[int, ...] | None = None,
+             layout: str = "auto", inplace: bool = False) -> OptimizedModel:
+    """A numerically equivalent copy of ``model`` in its fastest form on its device.
+
+    Args:
+        model: a litevid video model (any module taking one ``(B, C, T, H, W)`` clip), on the
+            device it will run on.
+        for_: ``inference`` (eval mode: BatchNorms folded) or ``training`` (train mode kept,
+            BatchNorms kept; layout and compile only).
+        compile: ``torch.compile`` the result (inductor).
+        cuda_graphs: replay CUDA graphs (inference on CUDA only).
+        input_shape: ``(C, T, H, W)`` of one clip for the fold probe and the FLOP count (default:
+            ``model.spec``'s, else ``(3, 16, 224, 224)``).
+        layout: ``auto`` (the measured rule), ``channels_last`` or ``contiguous``.
+        inplace: rewrite ``model`` itself instead of a deep copy (no second copy of the weights
+            in memory; ``litevid bench --optimize`` uses it, so peak memory stays honest).
+
+    Returns:
+        ``OptimizedModel``; its ``report`` says what was applied.
+    """
+    if for_ not in FOR_CHOICES:
+        raise ValueError(f"optimize(for_={for_!r}): choose from {', '.join(FOR_CHOICES)}")
+    if layout not in ("auto", "channels_last", "contiguous"):
+        raise ValueError(f"optimize(layout={layout!r}): choose auto, channels_last or contiguous")
+    p = next(model.parameters(), None)
+    device = p.device if p is not None else torch.device("cpu")
+    if cuda_graphs and (for_ != "inference" or device.type != "cuda"):
+        raise ValueError("optimize(cuda_graphs=True) needs inference on a CUDA model "
+                         f"(got for_={for_!r} on {device.type})")
+    if input_shape is None:
+        spec = getattr(model, "spec", None)
+        input_shape = ((spec.in_chans, spec.frames, spec.size, spec.size) if spec is not None
+                       and getattr(spec, "frames", None) else (3, 16, 224, 224))
+    report = OptimizeReport(for_=for_, device=str(device), compile=compile,
+                            cuda_graphs=cuda_graphs)
+    out = model if inplace else copy.deepcopy(model)
+    if for_ == "inference":
+        out.eval()
+        probe = torch.zeros((1, *input_shape), device=device,
+                            dtype=p.dtype if p is not None else None)
+        report.bn_folded = fold_batchnorm(out, probe)
+    else:
+        out.train()
+    from ..models.resnet_family import TemporalShift
+
+    for m in out.modules():
+        if isinstance(m, TemporalShift):
+            m.single_copy = True
+            report.shift_single_copy += 1
+    report.conv_share = round(conv_share(out, (1, *input_shape)), 4)
+    report.layout = (choose_layout(report.conv_share, device.type) if layout == "auto"
+                     else layout)
+    if report.layout == "channels_last":
+        out = out._apply(_channels_last)
+    if for_ == "inference":
+        for prm in out.parameters():
+            prm.requires_grad_(False)
+    fn: Callable[[torch.Tensor], Any] = out
+    if compile:
+        fn = torch.compile(out)
+    if cuda_graphs:
+        fn = _CudaGraphs(fn)
+    result = OptimizedModel(out, report, fn)
+    result.train(for_ == "training")
+    return result

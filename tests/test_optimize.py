@@ -1,0 +1,179 @@
+"""litevid.optimize: batch-norm folding, one-pass temporal shift, layout rule, parity for every
+registered model; litevid bench --optimize / --profile rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+import litevid
+from litevid.models import list_models
+from litevid.models.resnet_family import temporal_shift, temporal_shift_single_copy
+from litevid.optimization import choose_layout, fold_batchnorm, optimize
+from litevid.optimization.fuse import find_conv_bn_pairs
+
+SMALL = dict(frames=4, size=64)
+# Parity tolerance of the optimized form in fp32: max |diff| / max |plain| <= 1e-4 (as the
+# exporters; measured at 16x224: at most 1.5e-5, TEA-R50). Folding
+# rescales weights (one rounding per weight) and channels-last changes the summation order of
+# the convolution kernels; nothing else changes the arithmetic.
+REL_TOL = 1e-4
+
+
+def _randomize_bn(model: nn.Module, x: torch.Tensor | None = None) -> None:
+    """Running statistics of real activations (one train-mode pass over ``x``: at random init
+    with the default statistics, a deep CNN's eval output can shrink to ~1e-13 and stop
+    depending on the input, e.g. EfficientNet-B0 in VTN-EFF, which would make parity vacuous),
+    or random ones without ``x``; random affine parameters either way."""
+    g = torch.Generator().manual_seed(0)
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        n = m.num_features
+        m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+        m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+        if m.weight is not None:
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
+    if x is not None and bns:
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average: one pass sets the statistics
+        was = model.training
+        with torch.no_grad():
+            model.train()(x)
+        model.train(was)
+
+
+def _rel(a, b) -> float:
+    if isinstance(a, dict):
+        return max(_rel(a[k], b[k]) for k in a)
+    return ((a - b).abs().max() / a.abs().max()).item()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_optimized_inference_matches_plain_for_every_model(name):
+    torch.manual_seed(0)
+    model = litevid.create_model(name, num_classes=7, **SMALL).eval()
+    x = torch.randn(2, 3, SMALL["frames"], SMALL["size"], SMALL["size"])
+    _randomize_bn(model)
+    fast = optimize(model)
+    with torch.inference_mode():
+        ref, out = model(x), fast(x)
+    assert _rel(ref, out) <= REL_TOL, (name, _rel(ref, out))
+    # The same function, not only close in fp32: in float64, with BatchNorm statistics of real
+    # activations (so the output depends on the input), the forms agree to rounding.
+    model64 = model.double()
+    x64 = x.double()
+    _randomize_bn(model64, x64)
+    fast64 = optimize(model64)
+    with torch.inference_mode():
+        ref64, out64, other = model64(x64), fast64(x64), model64(torch.randn_like(x64))
+    assert _rel(ref64, other) > 1e-3, "the output must depend on the input"
+    assert _rel(ref64, out64) <= 1e-9, (name, _rel(ref64, out64))
+    rep = fast.report
+    n_bn = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    left = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in fast.model.modules())
+    assert rep.bn_folded == n_bn - left  # every BN reported folded is gone
+    if name in ("tsm_r50", "nl_r50", "x3d_xs", "movinet_a0", "movinet_a2", "i3d_bert"):
+        assert rep.bn_folded > 0 and left == 0, (rep.bn_folded, left)  # all follow a conv
+    assert rep.layout == choose_layout(rep.conv_share, "cpu")
+    # the plain model is untouched (a deep copy was optimized)
+    assert sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()) == n_bn
+
+
+def test_layout_rule_follows_conv_share():
+    cnn = optimize(litevid.create_model("x3d_xs", **SMALL).eval())
+    vit = optimize(litevid.create_model("timesformer", **SMALL).eval())
+    assert cnn.report.conv_share > 0.95 and cnn.report.layout == "channels_last"
+    assert vit.report.conv_share < 0.1 and vit.report.layout == "contiguous"
+    assert next(iter(p for p in cnn.model.parameters() if p.dim() == 5)).is_contiguous(
+        memory_format=torch.channels_last_3d)
+    assert choose_layout(0.9, "mps") == "contiguous"
+
+
+def test_fold_batchnorm_follows_data_flow_not_names():
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)  # after the conv: folded
+            self.pool_bn = nn.BatchNorm2d(4)  # after a pooling: kept
+            self.shared = nn.Conv2d(4, 4, 1)
+            self.bn2 = nn.BatchNorm2d(4)  # after a conv called twice: kept
+
+        def forward(self, x):
+            x = self.bn(self.conv(x))
+            x = self.pool_bn(torch.nn.functional.avg_pool2d(x, 2))
+            return self.bn2(self.shared(self.shared(x)))
+
+    net = Net().eval()
+    _randomize_bn(net)
+    x = torch.randn(2, 3, 8, 8)
+    assert find_conv_bn_pairs(net, x) == [("conv", "bn")]
+    ref = net(x)
+    with torch.no_grad():
+        assert fold_batchnorm(net, x) == 1
+        out = net(x)
+    assert isinstance(net.bn, nn.Identity) and isinstance(net.pool_bn, nn.BatchNorm2d)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(net.train(), x)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_single_copy_temporal_shift_is_exact(layout):
+    x = torch.randn(2 * 5, 16, 3, 4).contiguous(memory_format=layout)
+    ref = temporal_shift(x, 5)
+    out = temporal_shift_single_copy(x, 5)
+    assert torch.equal(out, ref)
+    assert out.is_contiguous(memory_format=layout)  # no layout change, no hidden copy later
+
+
+def test_training_form_keeps_batchnorm_and_trains():
+    model = litevid.create_model("tsm_r50", num_classes=3, **SMALL)
+    fast = optimize(model, for_="training")
+    assert fast.training and fast.report.bn_folded == 0 and fast.report.shift_single_copy == 16
+    x = torch.randn(2, 3, 4, 64, 64)
+    fast(x).sum().backward()
+    assert all(p.grad is not None for p in fast.parameters() if p.requires_grad)
+
+
+def test_optimize_bad_arguments():
+    model = litevid.create_model("x3d_xs", **SMALL)
+    with pytest.raises(ValueError, match="for_"):
+        optimize(model, for_="serving")
+    with pytest.raises(ValueError, match="cuda_graphs"):
+        optimize(model, cuda_graphs=True)
+    with pytest.raises(ValueError, match="layout"):
+        optimize(model, layout="nhwc")
+
+
+def test_bench_optimize_and_profile_rows(tmp_path):
+    from litevid.bench import BenchConfig
+    from litevid.bench.runner import run_bench
+    from litevid.results.store import ResultStore
+
+    db = tmp_path / "r.db"
+    common = dict(models="x3d_xs", modes="single", frames=4, size=64, iters=2, max_iters=2,
+                  min_seconds=0, warmup=1, in_process=True, db=str(db))
+    run_bench(BenchConfig(**common))
+    run_bench(BenchConfig(**common, optimize=True, profile=True))
+    with ResultStore(db, readonly=True) as store:
+        plain, fast = list(store.rows())
+    assert not plain["optimized"] and fast["optimized"] and plain["profile"] is None
+    assert fast["settings"]["optimize"]["bn_folded"] > 0
+    ops = fast["profile"]
+    assert 0 < len(ops) <= 15 and ops[0]["self_ms"] >= ops[-1]["self_ms"] > 0
+    assert {"op", "calls", "self_ms", "self_pct", "total_ms", "clock"} <= set(ops[0])
+    assert any("conv" in o["op"] for o in ops)
+    json.dumps(fast["profile"])
+    # never ranked together: different settings keys
+    from litevid.results.query import relative_latency
+
+    rel = relative_latency([plain, fast])
+    assert [e["relative"] for e in rel] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="--optimize"):
+        BenchConfig(models="x3d_xs", runtime="onnxruntime", optimize=True).resolved("cpu")
