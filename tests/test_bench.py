@@ -441,3 +441,19 @@ def test_cli_bad_input_is_one_line(tiny_dir, tmp_path, capsys):
     assert "unknown mode" in capsys.readouterr().err
     assert main(["bench", "--models", "_tiny_test_net", "--device", "cpu",
                  "--db", str(tmp_path / "missing" / "x.db")]) == 2
+
+
+def test_worker_env_sets_glibc_malloc_tuning_unless_the_user_did(monkeypatch):
+    import sys
+
+    from litevid.bench.environment import ALLOCATOR_ENV, collect_environment
+    from litevid.bench.runner import worker_env
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "123")
+    env = worker_env()
+    if sys.platform.startswith("linux"):
+        assert env["MALLOC_MMAP_THRESHOLD_"] == ALLOCATOR_ENV["MALLOC_MMAP_THRESHOLD_"]
+    assert env["MALLOC_TRIM_THRESHOLD_"] == "123"  # the user's choice wins
+    record = collect_environment("cpu")["allocator"]
+    assert record["MALLOC_TRIM_THRESHOLD_"] == "123" and record["MALLOC_MMAP_THRESHOLD_"] is None

@@ -362,7 +362,14 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
 # ---- subprocess isolation ---------------------------------------------------------------------
 
 def worker_env() -> dict[str, str]:
+    """The environment of worker processes: this litevid importable, and on Linux the glibc
+    malloc settings of ``environment.ALLOCATOR_ENV`` unless the user chose their own."""
+    from .environment import ALLOCATOR_ENV
+
     env = dict(os.environ)
+    if sys.platform.startswith("linux"):
+        for key, value in ALLOCATOR_ENV.items():
+            env.setdefault(key, value)
     # The worker must import this very litevid (also from a source tree without install).
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
