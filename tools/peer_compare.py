@@ -106,7 +106,7 @@ def make_step(model: nn.Module, mode: str, x: torch.Tensor) -> Callable[[], Any]
 
 
 def compare(name: str, mode: str, frames: int, size: int, rounds: int, iters: int,
-            warmup: int, compile: bool) -> dict[str, Any]:
+            warmup: int, compile: bool, peers: bool = True) -> dict[str, Any]:
     import litevid
 
     torch.manual_seed(0)
@@ -116,7 +116,7 @@ def compare(name: str, mode: str, frames: int, size: int, rounds: int, iters: in
     fast = litevid.optimize(plain, for_="inference" if mode == "single" else "training",
                             compile=compile, input_shape=(3, frames, size, size))
     forms["optimized"] = fast
-    if name in PEERS:
+    if peers and name in PEERS:
         forms["peer"] = build_peer(name, frames, size)
     if mode == "single":  # parity of the optimized form, reported with the timings
         with torch.inference_mode():
@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--compile", action="store_true", help="optimized form with torch.compile")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="plain vs optimized only (runs without torchvision/timm/pytorchvideo)")
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args(argv)
     if args.threads:
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         try:
             r = compare(name, args.mode, args.frames, args.size, args.rounds, args.iters,
-                        args.warmup, args.compile)
+                        args.warmup, args.compile, peers=not args.no_peers)
         except Exception as exc:  # a peer that does not build here: say so, go on
             print(f"{name}: error: {type(exc).__name__}: {exc}", flush=True)
             results.append({"model": name, "mode": args.mode,
