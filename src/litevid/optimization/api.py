@@ -147,7 +147,7 @@ class OptimizedModel(nn.Module):
         self.report = report
         self.num_classes = getattr(model, "num_classes", None)
         self._channels_last = report.layout == "channels_last"
-        object.__setattr__(self, "_fn", fn or model)  # not a submodule: no duplicate state
+        object.__setattr__(self, "_fn", model if fn is None else fn)  # not a submodule: no duplicate state
 
     def forward(self, x: torch.Tensor) -> Any:
         if self._channels_last:
