@@ -6,7 +6,7 @@ forms; the medians over all rounds are compared. Peers need torchvision, timm an
 which litevid never depends on; run it from a separate environment, e.g.::
 
     python3 -m venv ../peers && ../peers/bin/pip install "torch==2.14.*" "torchvision==0.29.*" timm
-    ../peers/bin/pip install --no-deps pytorchvideo fvcore iopath
+    ../peers/bin/pip install --no-deps pytorchvideo fvcore iopath portalocker termcolor tabulate yacs
     PYTHONPATH=src ../peers/bin/python tools/peer_compare.py --mode single --json peers.json
 
 Pairs (peer = the same architecture elsewhere; "per-frame" peers are the bare 2D backbone run on
