@@ -177,3 +177,133 @@ def test_bench_optimize_and_profile_rows(tmp_path):
     assert [e["relative"] for e in rel] == [1.0, 1.0]
     with pytest.raises(ValueError, match="--optimize"):
         BenchConfig(models="x3d_xs", runtime="onnxruntime", optimize=True).resolved("cpu")
+
+
+# ---- the layout-keeping and allocation-saving rewrites (optimization/rewrite.py) -------------
+
+def _is_cl(t: torch.Tensor) -> bool:
+    fmt = torch.channels_last_3d if t.dim() == 5 else torch.channels_last
+    return t.is_contiguous(memory_format=fmt)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+                                dict(kernel_size=(1, 5, 5), stride=(2, 1, 1), padding=(0, 2, 2),
+                                     groups=6, bias=False)])
+def test_frame_conv3d_matches_conv3d_and_keeps_channels_last(kw):
+    from litevid.optimization.rewrite import FrameConv3d
+
+    torch.manual_seed(0)
+    conv = nn.Conv3d(6, 12, **kw)
+    x = torch.randn(2, 6, 5, 17, 17).contiguous(memory_format=torch.channels_last_3d)
+    frame = FrameConv3d.from_conv(conv)
+    assert frame.weight is conv.weight  # the same parameters: state dict names and shapes
+    assert frame.state_dict().keys() == conv.state_dict().keys()
+    with torch.no_grad():
+        ref = conv(x.contiguous())
+        out = frame.to(memory_format=torch.channels_last_3d)(x)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert _is_cl(out) and out.shape == ref.shape
+    assert not FrameConv3d.supports(nn.Conv3d(6, 6, 3, padding=1))  # temporal kernel: kept
+    assert FrameConv3d.supports(nn.Conv3d(6, 6, 1))  # pointwise too
+    with pytest.raises(ValueError, match="FrameConv3d"):
+        FrameConv3d.from_conv(nn.Conv3d(6, 6, 3))
+
+
+def test_frame_pool3d_matches_pooling_and_keeps_channels_last():
+    from litevid.optimization.rewrite import FramePool3d
+
+    x = torch.randn(2, 6, 6, 15, 15).contiguous(memory_format=torch.channels_last_3d)
+    pools = [nn.AvgPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+             nn.AvgPool3d((1, 3, 3), (2, 2, 2), (0, 1, 1), count_include_pad=False),
+             nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)), nn.MaxPool3d((1, 2, 2), ceil_mode=True)]
+    for pool in pools:
+        out = FramePool3d(pool)(x)
+        torch.testing.assert_close(out, pool(x.contiguous()), rtol=1e-6, atol=1e-6)
+        assert _is_cl(out), pool
+    assert not FramePool3d.supports(nn.MaxPool3d(3, 2, 1))  # temporal kernel: kept
+    with pytest.raises(ValueError, match="FramePool3d"):
+        FramePool3d(nn.AvgPool3d(3))
+
+
+@pytest.mark.parametrize("name", ["x3d_xs", "movinet_a0"])
+def test_optimized_3d_cnn_stays_channels_last_after_its_stem(name):
+    # Regression guard: a (1, 3, 3) Conv3d on 3 channels took PyTorch's slow_conv3d path and
+    # returned a contiguous map, so the whole 3D CNN after the stem ran contiguous (so did
+    # MoViNet after its first AvgPool3d shortcut and its 8 -> 24 pointwise Conv3d).
+    fast = optimize(litevid.create_model(name, **SMALL).eval())
+    assert fast.report.frame_ops >= 1
+    outs = []
+    hooks = [m.register_forward_hook(lambda mod, a, o: outs.append((mod, o)))
+             for m in fast.model.modules() if isinstance(m, nn.Conv3d)]
+    with torch.inference_mode():
+        fast(torch.randn(1, 3, SMALL["frames"], SMALL["size"], SMALL["size"]))
+    for h in hooks:
+        h.remove()
+    big = [(m, o) for m, o in outs if o.shape[-1] > 1]  # (N, C, 1, 1, 1) maps have no layout
+    assert big and all(_is_cl(o) for _, o in big), [m for m, o in big if not _is_cl(o)][:3]
+
+
+def test_inplace_activations_only_on_fresh_sequential_tensors():
+    from litevid.optimization.rewrite import inplace_activations
+
+    shared = nn.ReLU()
+    seq = nn.Sequential(
+        nn.ReLU(),  # index 0: its input comes from outside the chain
+        nn.Conv2d(3, 4, 1), nn.Identity(), nn.SiLU(),  # after conv (+ folded BN): switched
+        nn.Identity(), nn.Hardswish(),  # after an Identity after an activation: kept
+        nn.Conv2d(4, 4, 1), shared,  # registered twice: kept
+    )
+    net = nn.ModuleDict({"seq": seq, "again": shared})
+    assert inplace_activations(net) == 1
+    assert seq[3].inplace and not seq[0].inplace and not seq[5].inplace and not shared.inplace
+    x = torch.randn(2, 3, 5, 5)
+    before = x.clone()
+    fresh = nn.Sequential(nn.Conv2d(3, 4, 1), nn.GELU())
+    assert inplace_activations(fresh) == 0  # GELU has no in-place form
+    with torch.no_grad():
+        seq(x)
+    assert torch.equal(x, before)  # the caller's tensor is never overwritten
+
+
+def test_onednn_linear_and_fused_gelu_match_and_fall_back_for_autograd():
+    from litevid.layers.mlp import Mlp
+    from litevid.optimization.rewrite import OneDNNLinear, onednn_linears
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN")
+    torch.manual_seed(0)
+    mlp = Mlp(24, 96).eval()
+    net = nn.Sequential(mlp, nn.Linear(24, 5))
+    x = torch.randn(3, 7, 24).transpose(0, 1)  # N-D and not contiguous
+    with torch.no_grad():
+        ref = net(x)
+    fast = optimize(net, input_shape=(7, 24))
+    assert (fast.report.onednn_linears, fast.report.fused_gelus) == (3, 1)
+    inner = fast.model[0]
+    assert isinstance(inner.fc1, OneDNNLinear) and inner.fc1.post_op == "gelu"
+    assert isinstance(inner.act, nn.Identity)
+    with torch.inference_mode():
+        out = fast(x)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+    # under autograd the same module computes the same values through F.linear
+    lin = OneDNNLinear.from_linear(nn.Linear(24, 5))
+    xg = torch.randn(4, 24, requires_grad=True)
+    lin(xg).sum().backward()
+    assert xg.grad is not None and xg.grad.shape == xg.shape
+    assert onednn_linears(nn.Sequential(nn.Linear(2, 2).double())) == (0, 0)  # fp64: kept
+
+
+@pytest.mark.parametrize("mode", ["fixed", "shift"])
+def test_elementwise_temporal_conv_shift_matches_conv_form(mode):
+    from litevid.models.resnet_family import TemporalConvShift
+
+    torch.manual_seed(0)
+    m = TemporalConvShift(8, mode)
+    with torch.no_grad():
+        m.conv.weight.add_(torch.randn_like(m.conv.weight) * 0.3)  # learnt taps, not the init
+    x = torch.randn(2 * 5, 8, 3, 4).contiguous(memory_format=torch.channels_last)
+    ref = m(x, 5)
+    m.elementwise = True
+    out = m(x, 5)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    assert _is_cl(out)  # the conv form returns a contiguous map

@@ -151,7 +151,27 @@ def compare(name: str, mode: str, frames: int, size: int, rounds: int, iters: in
     return out
 
 
+def _with_bench_allocator() -> None:
+    """Re-execute this script under the bench workers' glibc malloc settings (``litevid.bench.
+    environment.ALLOCATOR_ENV``) unless they are set: glibc reads them only at process start, and
+    without them every form pays fresh page faults for its large activations each step."""
+    from litevid.bench.environment import ALLOCATOR_ENV
+
+    if not sys.platform.startswith("linux") or all(k in os.environ for k in ALLOCATOR_ENV):
+        return
+    env = {**ALLOCATOR_ENV, **os.environ}
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def _allocator() -> dict[str, str | None]:
+    from litevid.bench.environment import ALLOCATOR_ENV
+
+    return {k: os.environ.get(k) for k in ALLOCATOR_ENV}
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        _with_bench_allocator()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="all", help="comma list (default: every registered model)")
     ap.add_argument("--mode", default="single", choices=("single", "train"))
@@ -174,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mode {args.mode}, "
           f"{args.frames}x{args.size}, {args.rounds} rounds x {args.iters} iterations, "
-          "interleaved", flush=True)
+          f"interleaved, allocator {_allocator()}", flush=True)
     for name in names:
         try:
             r = compare(name, args.mode, args.frames, args.size, args.rounds, args.iters,
@@ -196,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                       "allocator": _allocator(),
                        "args": vars(args), "results": results}, f, indent=1)
         os.replace(tmp, args.json)
     return 0

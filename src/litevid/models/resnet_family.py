@@ -147,6 +147,9 @@ class TemporalConvShift(nn.Module):
 
     ``mode="fixed"`` starts as the identity; ``mode="shift"`` starts as a temporal shift (TEA's
     last group: its first half takes frame t+1, its second half frame t-1). All taps stay learnable.
+    ``elementwise = True`` (set by ``litevid.optimize``) computes the same three taps as per-channel
+    multiply-adds of the neighbouring frames, which keeps the input's memory layout (the
+    ``(B*H*W, C, T)`` form needs two transposing copies and returns a contiguous map).
     """
 
     def __init__(self, channels: int, mode: str = "fixed") -> None:
@@ -163,8 +166,11 @@ class TemporalConvShift(nn.Module):
             else:
                 raise ValueError(f"unknown TemporalConvShift mode {mode!r}")
             self.conv.weight.copy_(w)
+        self.elementwise = False
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        if self.elementwise:
+            return self._forward_elementwise(x, num_frames)
         NT, C, H, W = x.shape
         x = unfold_frames(x, num_frames)  # (B, T, C, H, W)
         x = x.permute(0, 3, 4, 2, 1).reshape(-1, C, num_frames)  # (B*H*W, C, T)
@@ -172,6 +178,15 @@ class TemporalConvShift(nn.Module):
         x = x.reshape(NT // num_frames, H, W, C, num_frames)
         x = x.permute(0, 4, 3, 1, 2)  # (B, T, C, H, W)
         return x.reshape(NT, C, H, W)
+
+    def _forward_elementwise(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """``y[t] = w0 * x[t-1] + w1 * x[t] + w2 * x[t+1]`` per channel, zero outside the clip."""
+        xt = unfold_frames(x, num_frames)  # (B, T, C, H, W), a view
+        w = self.conv.weight.reshape(1, 1, -1, 3, 1, 1)  # (1, 1, C, taps, 1, 1)
+        y = xt * w[:, :, :, 1]
+        y[:, 1:] += xt[:, :-1] * w[:, :, :, 0]
+        y[:, :-1] += xt[:, 1:] * w[:, :, :, 2]
+        return y.reshape(x.shape)
 
 
 class TSNModel(VideoModel):
