@@ -1,11 +1,12 @@
 """What each step of ``litevid.optimize`` buys, per model, on this machine: the layout rule's data.
 
-Times four forms of every model in one process, interleaved round by round (so machine noise is
-shared): ``plain`` (the model as registered), ``folded`` (BatchNorm folded, one-pass temporal
-shift, contiguous), ``folded+cl`` (the same in channels-last) and ``optimized`` (what
-``litevid.optimize`` picks by its rule). Prints medians, ratios to plain and each model's share of
-multiply-adds in convolutions; ``optimization.api.CONV_SHARE_FOR_CHANNELS_LAST`` comes from this
-table (docs/optimize.md)::
+Times three forms of every model in one process, interleaved round by round (so machine noise
+is shared): ``plain`` (the model as registered), ``folded`` (every rewrite of ``litevid.optimize``:
+BatchNorm folded, one-pass shifts, frame ops, in-place activations, oneDNN linears, in the
+contiguous layout) and ``folded+cl`` (the same in channels-last); ``optimized`` is whichever of
+the two the rule picks. Prints medians, ratios to plain and each model's share of multiply-adds
+in convolutions; ``optimization.api.CONV_SHARE_FOR_CHANNELS_LAST`` comes from this table
+(docs/optimize.md). Runs under the bench's allocator settings (re-executes itself on Linux)::
 
     python tools/optimize_ablation.py --json ablation.json
 """
@@ -25,6 +26,10 @@ import litevid
 
 
 def main(argv: list[str] | None = None) -> int:
+    from litevid.bench.environment import allocator_settings, reexec_with_allocator_env
+
+    if argv is None:
+        reexec_with_allocator_env()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="all")
     ap.add_argument("--frames", type=int, default=16)
@@ -38,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     shape = (3, args.frames, args.size, args.size)
     x = torch.randn(1, *shape)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, single clip "
-          f"{args.frames}x{args.size}, fp32, {args.rounds} interleaved rounds x {args.iters}",
-          flush=True)
+          f"{args.frames}x{args.size}, fp32, {args.rounds} interleaved rounds x {args.iters}, "
+          f"allocator {allocator_settings()}", flush=True)
     results = []
     for name in names:
         torch.manual_seed(0)
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                       "allocator": allocator_settings(),
                        "args": vars(args), "results": results}, f, indent=1)
         os.replace(tmp, args.json)
     return 0

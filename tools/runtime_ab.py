@@ -23,11 +23,9 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    from litevid.bench.environment import ALLOCATOR_ENV
+    from litevid.bench.environment import reexec_with_allocator_env
 
-    if sys.platform.startswith("linux") and any(k not in os.environ for k in ALLOCATOR_ENV):
-        env = {**ALLOCATOR_ENV, **os.environ}
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    reexec_with_allocator_env()
 
     import torch
 

@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ALLOCATOR_ENV", "cpu_model", "collect_environment", "git_revision"]
+__all__ = ["ALLOCATOR_ENV", "allocator_settings", "cpu_model", "collect_environment",
+           "git_revision", "reexec_with_allocator_env"]
 
 # glibc malloc settings of the benchmark's worker processes (``runner.worker_env``), unless the
 # user set them. With glibc's defaults, a fresh process hands every freed block above the dynamic
@@ -23,6 +24,22 @@ __all__ = ["ALLOCATOR_ENV", "cpu_model", "collect_environment", "git_revision"]
 # of the model. A fixed 32 MiB mmap threshold (glibc's 64-bit maximum) and a 16 GiB trim
 # threshold keep the freed memory for reuse. Recorded in every row (``env.allocator``).
 ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
+
+
+def allocator_settings() -> dict[str, str | None]:
+    """This process's values of the ``ALLOCATOR_ENV`` variables (``None`` where unset)."""
+    return {k: os.environ.get(k) for k in ALLOCATOR_ENV}
+
+
+def reexec_with_allocator_env() -> None:
+    """For measuring scripts (``tools/``): on Linux, re-execute this Python process with the
+    bench workers' ``ALLOCATOR_ENV`` unless every variable is already set (glibc reads them only
+    at process start). Returns only when nothing needed changing."""
+    import sys
+
+    if not sys.platform.startswith("linux") or all(k in os.environ for k in ALLOCATOR_ENV):
+        return
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**ALLOCATOR_ENV, **os.environ})
 
 
 def cpu_model() -> str:

@@ -6,24 +6,28 @@ applied):
 1. **Batch-norm folding** (``for_="inference"`` only): every BatchNorm that directly follows a
    convolution is folded into it (``fuse.fold_batchnorm``). Training keeps its BatchNorms.
 2. **Temporal shift in one pass**: TSM's shift writes one new tensor instead of zero blocks plus
-   three concatenations (``TemporalShift.single_copy``).
-3. **Frame ops**: a ``Conv3d`` or 3D pooling with temporal kernel 1 (stems, pointwise convs,
+   three concatenations, with a one-pass backward (``TemporalShift.single_copy``); for inference
+   TEA's learnable shift runs as per-channel multiply-adds of neighbouring frames
+   (``TemporalConvShift.elementwise``), which keeps the layout its ``(B*H*W, C, T)`` conv form
+   loses.
+3. **Frame ops** (CPU): a ``Conv3d`` or 3D pooling with temporal kernel 1 (stems, pointwise convs,
    spatial pools) runs as one 2D op over the folded frames (``rewrite.frame_ops``), which keeps
    the channels-last layout that several 3D paths (``slow_conv3d``, ``AvgPool3d``) drop.
 4. **In-place activations** (``for_="inference"`` only): an activation that follows a conv /
    linear / norm inside a ``Sequential`` overwrites that fresh tensor (``rewrite.
    inplace_activations``) instead of allocating one more feature map.
-   **oneDNN linears** (inference on CPU): every ``nn.Linear`` runs on oneDNN's matmul, with the
-   transformer MLP's GELU fused into its first linear (``rewrite.onednn_linears``; on the AMD
-   EPYC here oneDNN's matmul is 2.2x faster than MKL's ``addmm`` for DeiT-S shapes).
-5. **Memory layout** by a measured rule (``choose_layout``): channels-last (``channels_last_3d``
+5. **oneDNN linears** (CPU): every ``nn.Linear`` runs on oneDNN's matmul (in training its
+   backward too), for inference with the transformer MLP's GELU fused into its first linear
+   (``rewrite.onednn_linears``; on the AMD EPYC here oneDNN's matmul is 2.2x faster than MKL's
+   ``addmm`` for DeiT-S shapes).
+6. **Memory layout** by a measured rule (``choose_layout``): channels-last (``channels_last_3d``
    for 5-D tensors, ``channels_last`` for 4-D ones) when convolutions hold at least
    ``CONV_SHARE_FOR_CHANNELS_LAST`` of the model's multiply-adds; attention-only models stay
    contiguous. The input is converted inside ``forward`` (that copy is part of every measurement).
-6. **Attention** already runs on ``F.scaled_dot_product_attention`` everywhere (``layers.sdpa``),
+7. **Attention** already runs on ``F.scaled_dot_product_attention`` everywhere (``layers.sdpa``),
    which picks the fused flash / memory-efficient kernels on CUDA and the flash kernel on CPU; the
    report records it, nothing is rewritten.
-7. Optional ``torch.compile`` (inductor, CPU and CUDA) and, for single-clip inference on CUDA,
+8. Optional ``torch.compile`` (inductor, CPU and CUDA) and, for single-clip inference on CUDA,
    CUDA graphs (one capture per input shape, replayed; inputs are copied into the captured buffer).
 
 The result is an ``OptimizedModel`` wrapping a deep copy (the model passed in is not changed,
@@ -223,16 +227,18 @@ def optimize(model: nn.Module, *, for_: str = "inference", compile: bool = False
         if isinstance(m, TemporalShift):
             m.single_copy = True
             report.shift_single_copy += 1
-        elif isinstance(m, TemporalConvShift):
+        elif isinstance(m, TemporalConvShift) and for_ == "inference":  # in-place slice adds
             m.elementwise = True
             report.shift_single_copy += 1
     # Counted before the oneDNN swap (FLOP counting knows aten's linear, not oneDNN's).
     report.conv_share = round(conv_share(out, (1, *input_shape)), 4)
-    report.frame_ops = frame_ops(out)
+    if device.type == "cpu":  # measured on CPU only (the layout losses are CPU kernel paths)
+        report.frame_ops = frame_ops(out)
     if for_ == "inference":
         report.inplace_acts = inplace_activations(out)
-        if device.type == "cpu":
-            report.onednn_linears, report.fused_gelus = onednn_linears(out)
+    if device.type == "cpu":
+        report.onednn_linears, report.fused_gelus = onednn_linears(
+            out, fuse_gelu=for_ == "inference")
     report.layout = (choose_layout(report.conv_share, device.type) if layout == "auto"
                      else layout)
     if report.layout == "channels_last":
