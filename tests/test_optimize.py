@@ -209,52 +209,71 @@ def _is_cl(t: torch.Tensor) -> bool:
     return t.is_contiguous(memory_format=fmt)
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-                                dict(kernel_size=(1, 5, 5), stride=(2, 1, 1), padding=(0, 2, 2),
-                                     groups=6, bias=False)])
-def test_frame_conv3d_matches_conv3d_and_keeps_channels_last(kw):
-    from litevid.optimization.rewrite import FrameConv3d
+@pytest.mark.parametrize("kw, route", [
+    (dict(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)), "frames"),
+    (dict(kernel_size=(1, 5, 5), stride=(2, 1, 1), padding=(0, 2, 2), groups=6, bias=False),
+     "frames"),
+    (dict(kernel_size=1), "frames"),  # pointwise: the channels-last matmul at run time
+    (dict(kernel_size=(5, 1, 1), padding=(2, 0, 0), groups=6, bias=False), "time"),
+    (dict(kernel_size=(3, 1, 1), stride=(2, 1, 1), dilation=(2, 1, 1)), "time"),
+])
+@pytest.mark.parametrize("layout", [torch.channels_last_3d, torch.contiguous_format])
+def test_conv3d_via_2d_matches_conv3d_and_keeps_the_layout(kw, route, layout):
+    from litevid.optimization.rewrite import Conv3dVia2d
 
     torch.manual_seed(0)
     conv = nn.Conv3d(6, 12, **kw)
-    x = torch.randn(2, 6, 5, 17, 17).contiguous(memory_format=torch.channels_last_3d)
-    frame = FrameConv3d.from_conv(conv)
-    assert frame.weight is conv.weight  # the same parameters: state dict names and shapes
-    assert frame.state_dict().keys() == conv.state_dict().keys()
+    x = torch.randn(2, 6, 7, 9, 9).contiguous(memory_format=layout)
+    new = Conv3dVia2d.from_conv(conv)
+    assert new.route == route
+    assert new.weight is conv.weight  # the same parameters: state dict names and shapes
+    assert new.state_dict().keys() == conv.state_dict().keys()
     with torch.no_grad():
         ref = conv(x.contiguous())
-        out = frame.to(memory_format=torch.channels_last_3d)(x)
+        out = new.to(memory_format=layout)(x)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
-    assert _is_cl(out) and out.shape == ref.shape
-    assert not FrameConv3d.supports(nn.Conv3d(6, 6, 3, padding=1))  # temporal kernel: kept
-    assert FrameConv3d.supports(nn.Conv3d(6, 6, 1))  # pointwise too
-    with pytest.raises(ValueError, match="FrameConv3d"):
-        FrameConv3d.from_conv(nn.Conv3d(6, 6, 3))
+    assert out.shape == ref.shape
+    if layout == torch.channels_last_3d or route == "time":  # optimize uses "frames" on CL only
+        assert out.is_contiguous(memory_format=layout)
+    assert not Conv3dVia2d.supports(nn.Conv3d(6, 6, 3, padding=1))  # a real 3D kernel: kept
+    with pytest.raises(ValueError, match="Conv3dVia2d"):
+        Conv3dVia2d.from_conv(nn.Conv3d(6, 6, 3))
 
 
 def test_frame_pool3d_matches_pooling_and_keeps_channels_last():
-    from litevid.optimization.rewrite import FramePool3d
+    from litevid.optimization.rewrite import Pool3dVia2d
 
     x = torch.randn(2, 6, 6, 15, 15).contiguous(memory_format=torch.channels_last_3d)
     pools = [nn.AvgPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
              nn.AvgPool3d((1, 3, 3), (2, 2, 2), (0, 1, 1), count_include_pad=False),
              nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)), nn.MaxPool3d((1, 2, 2), ceil_mode=True)]
     for pool in pools:
-        out = FramePool3d(pool)(x)
+        out = Pool3dVia2d(pool)(x)
         torch.testing.assert_close(out, pool(x.contiguous()), rtol=1e-6, atol=1e-6)
         assert _is_cl(out), pool
-    assert not FramePool3d.supports(nn.MaxPool3d(3, 2, 1))  # temporal kernel: kept
-    with pytest.raises(ValueError, match="FramePool3d"):
-        FramePool3d(nn.AvgPool3d(3))
+    assert not Pool3dVia2d.supports(nn.MaxPool3d(3, 2, 1))  # temporal kernel: kept
+    with pytest.raises(ValueError, match="Pool3dVia2d"):
+        Pool3dVia2d(nn.AvgPool3d(3))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", ["x3d_xs", "movinet_a0"])
-def test_optimized_3d_cnn_stays_channels_last_after_its_stem(name):
+def test_optimized_3d_cnn_stays_channels_last_after_its_stem(name, threads):
     # Regression guard: a (1, 3, 3) Conv3d on 3 channels took PyTorch's slow_conv3d path and
     # returned a contiguous map, so the whole 3D CNN after the stem ran contiguous (so did
-    # MoViNet after its first AvgPool3d shortcut and its 8 -> 24 pointwise Conv3d).
+    # MoViNet after its first AvgPool3d shortcut and its 8 -> 24 pointwise Conv3d; on one thread
+    # also X3D's (5, 1, 1) conv and every pointwise conv at a small batch).
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _assert_channels_last_throughout(name)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _assert_channels_last_throughout(name: str) -> None:
     fast = optimize(litevid.create_model(name, **SMALL).eval())
-    assert fast.report.frame_ops >= 1
+    assert fast.report.ops_via_2d >= 1
     outs = []
     hooks = [m.register_forward_hook(lambda mod, a, o: outs.append((mod, o)))
              for m in fast.model.modules() if isinstance(m, nn.Conv3d)]

@@ -10,9 +10,10 @@ applied):
    TEA's learnable shift runs as per-channel multiply-adds of neighbouring frames
    (``TemporalConvShift.elementwise``), which keeps the layout its ``(B*H*W, C, T)`` conv form
    loses.
-3. **Frame ops** (CPU): a ``Conv3d`` or 3D pooling with temporal kernel 1 (stems, pointwise convs,
-   spatial pools) runs as one 2D op over the folded frames (``rewrite.frame_ops``), which keeps
-   the channels-last layout that several 3D paths (``slow_conv3d``, ``AvgPool3d``) drop.
+3. **3D ops via 2D** (CPU, channels-last models): a ``Conv3d`` or 3D pooling with temporal kernel 1 (stems, pointwise
+   convs, spatial pools) runs as one 2D op over the folded frames, a ``(kt, 1, 1)`` conv as a 2D
+   conv on the ``(B, C, T, H*W)`` view (``rewrite.ops_via_2d``), which keeps the channels-last
+   layout that several 3D paths (``slow_conv3d``, ``AvgPool3d``, native 1x1 kernels) drop.
 4. **In-place activations** (``for_="inference"`` only): an activation that follows a conv /
    linear / norm inside a ``Sequential`` overwrites that fresh tensor (``rewrite.
    inplace_activations``) instead of allocating one more feature map.
@@ -44,7 +45,7 @@ import torch
 import torch.nn as nn
 
 from .fuse import fold_batchnorm
-from .rewrite import frame_ops, inplace_activations, onednn_linears
+from .rewrite import inplace_activations, onednn_linears, ops_via_2d
 
 __all__ = ["CONV_SHARE_FOR_CHANNELS_LAST", "OptimizeReport", "OptimizedModel", "choose_layout",
            "conv_share", "optimize"]
@@ -65,7 +66,7 @@ class OptimizeReport:
     device: str
     bn_folded: int = 0
     shift_single_copy: int = 0
-    frame_ops: int = 0
+    ops_via_2d: int = 0
     inplace_acts: int = 0
     onednn_linears: int = 0
     fused_gelus: int = 0
@@ -82,7 +83,7 @@ class OptimizeReport:
     def summary(self) -> str:
         parts = [f"{self.bn_folded} BN folded" if self.bn_folded else "",
                  f"{self.shift_single_copy} shifts in one pass" if self.shift_single_copy else "",
-                 f"{self.frame_ops} frame ops" if self.frame_ops else "",
+                 f"{self.ops_via_2d} ops via 2D" if self.ops_via_2d else "",
                  f"{self.inplace_acts} in-place acts" if self.inplace_acts else "",
                  f"{self.onednn_linears} oneDNN linears" if self.onednn_linears else "",
                  f"{self.fused_gelus} fused GELUs" if self.fused_gelus else "",
@@ -232,15 +233,17 @@ def optimize(model: nn.Module, *, for_: str = "inference", compile: bool = False
             report.shift_single_copy += 1
     # Counted before the oneDNN swap (FLOP counting knows aten's linear, not oneDNN's).
     report.conv_share = round(conv_share(out, (1, *input_shape)), 4)
-    if device.type == "cpu":  # measured on CPU only (the layout losses are CPU kernel paths)
-        report.frame_ops = frame_ops(out)
+    report.layout = (choose_layout(report.conv_share, device.type) if layout == "auto"
+                     else layout)
+    if device.type == "cpu" and report.layout == "channels_last":
+        # Measured on CPU only (the layout losses are CPU kernel paths); the 2D routes return
+        # the free views of a channels-last map, which on a contiguous one would be strided.
+        report.ops_via_2d = ops_via_2d(out)
     if for_ == "inference":
         report.inplace_acts = inplace_activations(out)
     if device.type == "cpu":
         report.onednn_linears, report.fused_gelus = onednn_linears(
             out, fuse_gelu=for_ == "inference")
-    report.layout = (choose_layout(report.conv_share, device.type) if layout == "auto"
-                     else layout)
     if report.layout == "channels_last":
         out = out._apply(_channels_last)
     if for_ == "inference":

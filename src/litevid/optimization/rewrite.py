@@ -6,13 +6,14 @@
   one. Only ``Sequential`` chains qualify: there the intermediate tensor reaches nothing but the
   next child, so nobody else can see it change. (An activation called on a tensor that a
   ``forward`` also uses elsewhere, e.g. a residual sum, is never touched.)
-- ``frame_ops``: a ``Conv3d`` or a 3D pooling with a temporal kernel of 1 (the ``(1, 3, 3)``
+- ``ops_via_2d``: a ``Conv3d`` or a 3D pooling with a temporal kernel of 1 (the ``(1, 3, 3)``
   stems of X3D and MoViNet, every pointwise conv, MoViNet's ``(1, k, k)`` depthwise convs and
   its ``(1, 3, 3)`` shortcut pooling, the ResNet-3D max pool) runs as one 2D op over the frames
-  folded into the batch (``FrameConv3d``, ``FramePool3d``). In channels-last the fold and unfold
-  are free views, and the 2D kernels keep channels-last; several 3D paths do not. Measured on
+  folded into the batch, and a ``Conv3d`` with a ``(kt, 1, 1)`` kernel as a ``(kt, 1)`` conv2d on
+  the ``(B, C, T, H*W)`` view (``Conv3dVia2d``, ``Pool3dVia2d``). In channels-last these views
+  are free and the 2D kernels keep channels-last; several 3D paths do not. Measured on
   the 2-core EPYC (fp32, 16x224, torch 2.13): the 3-channel stem conv of X3D-XS took 7.9 ms as a
-  channels-last ``Conv3d`` (PyTorch's ``slow_conv3d`` path) and 2.0 ms as ``FrameConv3d``, and
+  channels-last ``Conv3d`` (PyTorch's ``slow_conv3d`` path) and 2.0 ms as ``Conv3dVia2d``, and
   ``slow_conv3d`` returned a *contiguous* map, so every later layer of X3D ran contiguous (or
   paid a copy back) although its weights were channels-last; pointwise ``Conv3d`` with few
   input channels (MoViNet's 8 -> 24) and ``AvgPool3d`` also return contiguous maps. As 2D ops
@@ -36,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["FrameConv3d", "FramePool3d", "OneDNNLinear", "frame_ops", "inplace_activations",
+__all__ = ["Conv3dVia2d", "Pool3dVia2d", "OneDNNLinear", "frame_ops", "inplace_activations",
            "onednn_linears"]
 
 # Activations with an ``inplace`` flag whose in-place form computes the same values.
@@ -71,30 +72,83 @@ def inplace_activations(model: nn.Module) -> int:
     return switched
 
 
-class FrameConv3d(nn.Conv3d):
-    """A ``Conv3d`` with ``kernel_size[0] == 1`` (no temporal padding) computed as one
-    ``conv2d`` over all frames.
+class Conv3dVia2d(nn.Conv3d):
+    """A ``Conv3d`` with a trivial temporal or spatial part, computed with a 2D kernel on a free
+    view of its input. ``route`` (fixed at build time):
 
-    The parameters are the ``Conv3d``'s own (same names and 5-D shapes, so state dicts are
-    unchanged); ``forward`` reads the weight's frame-0 view. Temporal stride is a strided view of
-    the input frames. Built by ``from_conv``; exact up to the kernels' summation order.
+    - ``"frames"``: temporal kernel 1, no temporal padding: one ``conv2d`` over all frames
+      folded into the batch (temporal stride: a strided view of the frames);
+    - ``"time"``: spatial kernel 1x1, spatial stride 1, no spatial padding (X3D's ``(5, 1, 1)``
+      stem conv): one ``conv2d`` with a ``(kt, 1)`` kernel on the ``(B, C, T, H*W)`` view, which
+      is itself channels-last when the input is;
+    - and at run time, a pointwise conv (kernel 1, stride 1, one group) on a channels-last CPU
+      map is the matmul it is (oneDNN, over the ``(B, T, H, W, C)`` view).
+
+    PyTorch's conv dispatch sends some of these convs (1x1 or ``(k, 1, 1)`` kernels at a small
+    batch on one thread, 3-channel stems) to native kernels that are slower and return a
+    *contiguous* map. The parameters are the ``Conv3d``'s own (same names and 5-D shapes, so
+    state dicts are unchanged). Built by ``from_conv``; exact up to the kernels' summation order.
     """
+
+    route: str = "frames"
+
+    @staticmethod
+    def route_for(conv: nn.Module) -> str | None:
+        if (type(conv) is not nn.Conv3d or isinstance(conv.padding, str)
+                or conv.padding_mode != "zeros"):
+            return None
+        if conv.kernel_size[0] == 1 and conv.padding[0] == 0:
+            return "frames"
+        if conv.kernel_size[1:] == (1, 1) and conv.stride[1:] == (1, 1) \
+                and conv.padding[1:] == (0, 0):
+            return "time"
+        return None
 
     @classmethod
     def supports(cls, conv: nn.Module) -> bool:
-        return (type(conv) is nn.Conv3d and conv.kernel_size[0] == 1
-                and not isinstance(conv.padding, str) and conv.padding[0] == 0
-                and conv.padding_mode == "zeros")
+        return cls.route_for(conv) is not None
 
     @classmethod
-    def from_conv(cls, conv: nn.Conv3d) -> FrameConv3d:
-        if not cls.supports(conv):
-            raise ValueError(f"FrameConv3d: needs a Conv3d with kernel (1, kh, kw), no temporal "
-                             f"padding and padding_mode='zeros', "
-                             f"got {conv}")
-        return _share_parameters(cls, conv)  # type: ignore[return-value]
+    def from_conv(cls, conv: nn.Conv3d) -> Conv3dVia2d:
+        route = cls.route_for(conv)
+        if route is None:
+            raise ValueError("Conv3dVia2d: needs a Conv3d with kernel (1, kh, kw) and no temporal "
+                             "padding, or kernel (kt, 1, 1) with spatial stride 1 and no spatial "
+                             f"padding, and padding_mode='zeros'; got {conv}")
+        new = _share_parameters(cls, conv)
+        new.route = route
+        return new  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", route={self.route}"
+
+    def _as_matmul(self, x: torch.Tensor) -> bool:
+        return (self.kernel_size == (1, 1, 1) and self.stride == (1, 1, 1) and self.groups == 1
+                and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+                and torch.backends.mkldnn.is_available()
+                and x.permute(0, 2, 3, 4, 1).is_contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._as_matmul(x):  # pointwise on a channels-last map: a matmul over the channels
+            w = self.weight.reshape(self.out_channels, self.in_channels)
+            xl = x.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), a contiguous view
+            if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
+                y = _OneDNNLinearFn.apply(xl, w, self.bias)
+            else:
+                y = _onednn_matmul(xl, w, self.bias)
+            return y.permute(0, 4, 1, 2, 3)  # channels-last (B, Cout, T, H, W)
+        if self.route == "time":
+            B, C, T, H, W = x.shape
+            if x.is_contiguous(memory_format=torch.channels_last_3d):
+                # the (B, C, T, H*W) channels-last view, with every stride spelt out (a reshape
+                # leaves a size-1 batch a stride that hides the layout from the conv)
+                xv = x.as_strided((B, C, T, H * W), (T * H * W * C, 1, H * W * C, C))
+            else:
+                xv = x.reshape(B, C, T, H * W)
+            y = F.conv2d(xv, self.weight[..., 0], self.bias,
+                         (self.stride[0], 1), (self.padding[0], 0), (self.dilation[0], 1),
+                         self.groups)
+            return y.reshape(B, self.out_channels, y.shape[2], H, W)
         if self.stride[0] > 1:
             x = x[:, :, ::self.stride[0]]
         B, C, T, H, W = x.shape
@@ -103,14 +157,14 @@ class FrameConv3d(nn.Conv3d):
         return y.reshape(B, T, *y.shape[1:]).transpose(1, 2)
 
 
-class FramePool3d(nn.Module):
+class Pool3dVia2d(nn.Module):
     """An ``AvgPool3d`` / ``MaxPool3d`` with temporal kernel 1 and no temporal padding, computed
     as one 2D pooling over all frames (temporal stride: a strided view of the frames)."""
 
     def __init__(self, pool: nn.AvgPool3d | nn.MaxPool3d) -> None:
         super().__init__()
         if not self.supports(pool):
-            raise ValueError(f"FramePool3d: needs a 3D pooling with kernel (1, kh, kw), got {pool}")
+            raise ValueError(f"Pool3dVia2d: needs a 3D pooling with kernel (1, kh, kw), got {pool}")
         k, st, pad = (_triple(getattr(pool, a)) for a in ("kernel_size", "stride", "padding"))
         self.kind = "max" if isinstance(pool, nn.MaxPool3d) else "avg"
         self.kernel_size, self.stride, self.padding = k[1:], st[1:], pad[1:]
@@ -150,18 +204,18 @@ def _triple(v: int | tuple[int, ...]) -> tuple[int, int, int]:
     return (v, v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
 
 
-def frame_ops(model: nn.Module) -> int:
-    """Replace every ``Conv3d`` that ``FrameConv3d.supports`` and every pooling that
-    ``FramePool3d.supports``, in place; returns the count."""
+def ops_via_2d(model: nn.Module) -> int:
+    """Replace every ``Conv3d`` that ``Conv3dVia2d.supports`` and every pooling that
+    ``Pool3dVia2d.supports``, in place; returns the count."""
     count = 0
     for parent in model.modules():
         for name, child in list(parent._modules.items()):
             if child is None:
                 continue
-            if FrameConv3d.supports(child):
-                parent._modules[name] = FrameConv3d.from_conv(child)
-            elif FramePool3d.supports(child):
-                parent._modules[name] = FramePool3d(child)
+            if Conv3dVia2d.supports(child):
+                parent._modules[name] = Conv3dVia2d.from_conv(child)
+            elif Pool3dVia2d.supports(child):
+                parent._modules[name] = Pool3dVia2d(child)
             else:
                 continue
             count += 1
