@@ -81,8 +81,8 @@ class Conv3dVia2d(nn.Conv3d):
     - ``"time"``: spatial kernel 1x1, spatial stride 1, no spatial padding (X3D's ``(5, 1, 1)``
       stem conv): one ``conv2d`` with a ``(kt, 1)`` kernel on the ``(B, C, T, H*W)`` view, which
       is itself channels-last when the input is;
-    - and at run time, a pointwise conv (kernel 1, stride 1, one group) on a channels-last CPU
-      map is the matmul it is (oneDNN, over the ``(B, T, H, W, C)`` view).
+    - and at run time, without autograd, a pointwise conv (kernel 1, stride 1, one group) on a
+      channels-last CPU map is the matmul it is (oneDNN, over the ``(B, T, H, W, C)`` view).
 
     PyTorch's conv dispatch sends some of these convs (1x1 or ``(k, 1, 1)`` kernels at a small
     batch on one thread, 3-channel stems) to native kernels that are slower and return a
@@ -123,6 +123,10 @@ class Conv3dVia2d(nn.Conv3d):
         return super().extra_repr() + f", route={self.route}"
 
     def _as_matmul(self, x: torch.Tensor) -> bool:
+        # Not under autograd: the result is a view, and a view of a custom autograd function's
+        # output may not be modified in place (the in-place ReLUs of X3D and ResNets).
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            return False
         return (self.kernel_size == (1, 1, 1) and self.stride == (1, 1, 1) and self.groups == 1
                 and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
                 and torch.backends.mkldnn.is_available()
@@ -131,11 +135,7 @@ class Conv3dVia2d(nn.Conv3d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._as_matmul(x):  # pointwise on a channels-last map: a matmul over the channels
             w = self.weight.reshape(self.out_channels, self.in_channels)
-            xl = x.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), a contiguous view
-            if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
-                y = _OneDNNLinearFn.apply(xl, w, self.bias)
-            else:
-                y = _onednn_matmul(xl, w, self.bias)
+            y = _onednn_matmul(x.permute(0, 2, 3, 4, 1), w, self.bias)  # (B, T, H, W, Cout)
             return y.permute(0, 4, 1, 2, 3)  # channels-last (B, Cout, T, H, W)
         if self.route == "time":
             B, C, T, H, W = x.shape
