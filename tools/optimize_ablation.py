@@ -1,12 +1,12 @@
 """What each step of ``litevid.optimize`` buys, per model, on this machine: the layout rule's data.
 
 Times three forms of every model in one process, interleaved round by round (so machine noise
-is shared): ``plain`` (the model as registered), ``folded`` (every rewrite of ``litevid.optimize``:
-BatchNorm folded, one-pass shifts, frame ops, in-place activations, oneDNN linears, in the
-contiguous layout) and ``folded+cl`` (the same in channels-last); ``optimized`` is whichever of
-the two the rule picks. Prints medians, ratios to plain and each model's share of multiply-adds
-in convolutions; ``optimization.api.CONV_SHARE_FOR_CHANNELS_LAST`` comes from this table
-(docs/optimize.md). Runs under the bench's allocator settings (re-executes itself on Linux)::
+is shared): ``plain`` (the model as registered), ``folded`` (every rewrite of ``litevid.optimize``
+that the contiguous layout takes: BatchNorm folded, one-pass shifts, in-place activations,
+oneDNN linears) and ``folded+cl`` (the same in channels-last, plus the 3D-ops-via-2D routes);
+``optimized`` is whichever of the two the rule picks. Prints medians, ratios to plain and each
+model's share of multiply-adds in convolutions; ``optimization.api.CONV_SHARE_FOR_CHANNELS_LAST``
+comes from this table (docs/optimize.md). Runs under the bench's allocator settings (re-executes itself on Linux)::
 
     python tools/optimize_ablation.py --json ablation.json
 """
