@@ -356,3 +356,29 @@ def test_elementwise_temporal_conv_shift_matches_conv_form(mode):
     out = m(x, 5)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
     assert _is_cl(out)  # the conv form returns a contiguous map
+
+
+def test_fold_probe_is_small_and_falls_back_to_the_full_clip():
+    class FixedSize(nn.Module):  # a head that only takes 96x96 frames
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv3d(3, 4, 3, padding=1)
+            self.bn = nn.BatchNorm3d(4)
+            self.fc = nn.Linear(4 * 2 * 96 * 96, 5)
+
+        def forward(self, x):
+            return self.fc(self.bn(self.conv(x)).flatten(1))
+
+    seen = []
+    net = FixedSize().eval()
+    _randomize_bn(net)
+    net.conv.register_forward_pre_hook(lambda m, a: seen.append(tuple(a[0].shape)))
+    x = torch.randn(1, 3, 2, 96, 96)
+    with torch.no_grad():
+        ref = net(x)
+    seen.clear()
+    fast = optimize(net, input_shape=(3, 2, 96, 96), layout="contiguous")
+    assert fast.report.bn_folded == 1
+    assert seen[0] == (1, 3, 2, 64, 64) and (1, 3, 2, 96, 96) in seen  # small first, then full
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), ref, rtol=1e-4, atol=1e-5)
