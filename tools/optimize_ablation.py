@@ -6,7 +6,8 @@ that the contiguous layout takes: BatchNorm folded, one-pass shifts, in-place ac
 oneDNN linears) and ``folded+cl`` (the same in channels-last, plus the 3D-ops-via-2D routes);
 ``optimized`` is whichever of the two the rule picks. Prints medians, ratios to plain and each
 model's share of multiply-adds in convolutions; ``optimization.api.CONV_SHARE_FOR_CHANNELS_LAST``
-comes from this table (docs/optimize.md). Runs under the bench's allocator settings (re-executes itself on Linux)::
+comes from this table (docs/optimize.md). Runs under the bench's allocator settings (re-executes
+itself on Linux)::
 
     python tools/optimize_ablation.py --json ablation.json
 """

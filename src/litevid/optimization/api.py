@@ -10,10 +10,11 @@ applied):
    TEA's learnable shift runs as per-channel multiply-adds of neighbouring frames
    (``TemporalConvShift.elementwise``), which keeps the layout its ``(B*H*W, C, T)`` conv form
    loses.
-3. **3D ops via 2D** (CPU, channels-last models): a ``Conv3d`` or 3D pooling with temporal kernel 1 (stems, pointwise
-   convs, spatial pools) runs as one 2D op over the folded frames, a ``(kt, 1, 1)`` conv as a 2D
-   conv on the ``(B, C, T, H*W)`` view (``rewrite.ops_via_2d``), which keeps the channels-last
-   layout that several 3D paths (``slow_conv3d``, ``AvgPool3d``, native 1x1 kernels) drop.
+3. **3D ops via 2D** (CPU, channels-last models): a ``Conv3d`` or 3D pooling with temporal
+   kernel 1 (stems, pointwise convs, spatial pools) runs as one 2D op over the folded frames, a
+   ``(kt, 1, 1)`` conv as a 2D conv on the ``(B, C, T, H*W)`` view (``rewrite.ops_via_2d``),
+   which keeps the channels-last layout that several 3D paths (``slow_conv3d``, ``AvgPool3d``,
+   native 1x1 kernels) drop.
 4. **In-place activations** (``for_="inference"`` only): an activation that follows a conv /
    linear / norm inside a ``Sequential`` overwrites that fresh tensor (``rewrite.
    inplace_activations``) instead of allocating one more feature map.
