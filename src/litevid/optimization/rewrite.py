@@ -1,4 +1,4 @@
-"""Inference rewrites that keep the function and save memory traffic (used by ``optimize``).
+"""Rewrites that keep the function and run it on faster CPU paths (used by ``optimize``).
 
 - ``inplace_activations``: an activation inside an ``nn.Sequential`` whose input is the fresh
   output of the convolution (or linear / norm) just before it (``nn.Identity`` children, e.g. a
@@ -11,8 +11,8 @@
   its ``(1, 3, 3)`` shortcut pooling, the ResNet-3D max pool) runs as one 2D op over the frames
   folded into the batch, and a ``Conv3d`` with a ``(kt, 1, 1)`` kernel as a ``(kt, 1)`` conv2d on
   the ``(B, C, T, H*W)`` view (``Conv3dVia2d``, ``Pool3dVia2d``). In channels-last these views
-  are free and the 2D kernels keep channels-last; several 3D paths do not. Measured on
-  the 2-core EPYC (fp32, 16x224, torch 2.13): the 3-channel stem conv of X3D-XS took 7.9 ms as a
+  are free and the 2D kernels keep channels-last; several 3D paths do not. Measured on the
+  2-core EPYC (fp32, 16x224, torch 2.13): the 3-channel stem conv of X3D-XS took 7.9 ms as a
   channels-last ``Conv3d`` (PyTorch's ``slow_conv3d`` path) and 2.0 ms as ``Conv3dVia2d``, and
   ``slow_conv3d`` returned a *contiguous* map, so every later layer of X3D ran contiguous (or
   paid a copy back) although its weights were channels-last; pointwise ``Conv3d`` with few
@@ -21,12 +21,12 @@
 - ``onednn_linears`` (CPU): ``nn.Linear`` runs on oneDNN's matmul
   (``torch.ops.mkldnn._linear_pointwise``) instead of the BLAS ``addmm``, in training with a
   backward of oneDNN matmuls too; for inference the GELU of a transformer MLP is fused into its
-  first linear. Measured on the 2-core AMD EPYC (fp32, torch
-  2.13 with MKL 2024.2): DeiT-S shapes at 16 frames x 197 tokens, 384 -> 1152 took 15.4 ms in
-  ``F.linear`` and 6.8 ms in oneDNN, 1536 -> 384 20.3 and 9.2 ms; MKL does not take its fastest
-  kernels on AMD CPUs, oneDNN's JIT kernels do. A training step of 384 -> 1536 (forward and
-  backward): 63 ms with aten, 34 ms with oneDNN. On an Intel CPU the two are closer; the rewrite
-  never changes the function (max |diff| ~1e-5 of the output in fp32).
+  first linear. Measured on the 2-core AMD EPYC (fp32, torch 2.13 with MKL 2024.2): DeiT-S
+  shapes at 16 frames x 197 tokens, 384 -> 1152 took 15.4 ms in ``F.linear`` and 6.8 ms in
+  oneDNN, 1536 -> 384 20.3 and 9.2 ms; MKL does not take its fastest kernels on AMD CPUs,
+  oneDNN's JIT kernels do. A training step of 384 -> 1536 (forward and backward): 63 ms with
+  aten, 34 ms with oneDNN. On an Intel CPU the two are closer; the rewrite never changes the
+  function (max |diff| ~1e-5 of the output in fp32).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Conv3dVia2d", "Pool3dVia2d", "OneDNNLinear", "frame_ops", "inplace_activations",
-           "onednn_linears"]
+__all__ = ["Conv3dVia2d", "OneDNNLinear", "Pool3dVia2d", "inplace_activations", "onednn_linears",
+           "ops_via_2d"]
 
 # Activations with an ``inplace`` flag whose in-place form computes the same values.
 _INPLACE_ACTS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU, nn.ELU,
