@@ -189,14 +189,16 @@ def _fold_with_probe(model: nn.Module, input_shape: tuple[int, ...], device: tor
                      dtype: torch.dtype | None) -> int:
     """``fold_batchnorm`` with a probe clip of ``PROBE_SIZE`` frames side (same channels and
     clip length), or the full ``input_shape`` where the model does not take the small one."""
+    def fold(shape: tuple[int, ...]) -> int:
+        return fold_batchnorm(model, torch.zeros((1, *shape), device=device, dtype=dtype))
+
     small = (*input_shape[:-2], *(min(d, PROBE_SIZE) for d in input_shape[-2:]))
-    for shape in dict.fromkeys((small, tuple(input_shape))):
+    if small != tuple(input_shape):
         try:
-            return fold_batchnorm(model, torch.zeros((1, *shape), device=device, dtype=dtype))
+            return fold(small)
         except (RuntimeError, ValueError, AssertionError, IndexError):
-            if shape == tuple(input_shape):
-                raise
-    raise AssertionError("unreachable")
+            pass  # the model needs its own clip size (pairs are found before anything is folded)
+    return fold(tuple(input_shape))
 
 
 def optimize(model: nn.Module, *, for_: str = "inference", compile: bool = False,

@@ -32,10 +32,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..layers.frames import fold_frames, unfold_frames
+from ..layers.mlp import Mlp
 
 __all__ = ["Conv3dVia2d", "OneDNNLinear", "Pool3dVia2d", "inplace_activations", "onednn_linears",
            "ops_via_2d"]
@@ -70,6 +74,15 @@ def inplace_activations(model: nn.Module) -> int:
                 act.inplace = True
                 switched += 1
     return switched
+
+
+def _per_frame(x: torch.Tensor, temporal_stride: int,
+               op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The 2D ``op`` on every ``temporal_stride``-th frame of a ``(B, C, T, H, W)`` map, folded
+    into the batch and back (free views when ``x`` is channels-last)."""
+    if temporal_stride > 1:
+        x = x[:, :, ::temporal_stride]
+    return unfold_frames(op(fold_frames(x)), x.shape[2]).transpose(1, 2)
 
 
 class Conv3dVia2d(nn.Conv3d):
@@ -149,12 +162,9 @@ class Conv3dVia2d(nn.Conv3d):
                          (self.stride[0], 1), (self.padding[0], 0), (self.dilation[0], 1),
                          self.groups)
             return y.reshape(B, self.out_channels, y.shape[2], H, W)
-        if self.stride[0] > 1:
-            x = x[:, :, ::self.stride[0]]
-        B, C, T, H, W = x.shape
-        y = F.conv2d(x.transpose(1, 2).reshape(B * T, C, H, W), self.weight[:, :, 0], self.bias,
-                     self.stride[1:], self.padding[1:], self.dilation[1:], self.groups)
-        return y.reshape(B, T, *y.shape[1:]).transpose(1, 2)
+        return _per_frame(x, self.stride[0], lambda f: F.conv2d(
+            f, self.weight[:, :, 0], self.bias, self.stride[1:], self.padding[1:],
+            self.dilation[1:], self.groups))
 
 
 class Pool3dVia2d(nn.Module):
@@ -186,18 +196,15 @@ class Pool3dVia2d(nn.Module):
         return (f"{self.kind}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, temporal_stride={self.temporal_stride}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.temporal_stride > 1:
-            x = x[:, :, ::self.temporal_stride]
-        B, C, T, H, W = x.shape
-        xf = x.transpose(1, 2).reshape(B * T, C, H, W)
+    def _pool2d(self, f: torch.Tensor) -> torch.Tensor:
         if self.kind == "max":
-            y = F.max_pool2d(xf, self.kernel_size, self.stride, self.padding,
-                             ceil_mode=self.ceil_mode)
-        else:
-            y = F.avg_pool2d(xf, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                             self.count_include_pad, self.divisor_override)
-        return y.reshape(B, T, *y.shape[1:]).transpose(1, 2)
+            return F.max_pool2d(f, self.kernel_size, self.stride, self.padding,
+                                ceil_mode=self.ceil_mode)
+        return F.avg_pool2d(f, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _per_frame(x, self.temporal_stride, self._pool2d)
 
 
 def _triple(v: int | tuple[int, ...]) -> tuple[int, int, int]:
@@ -207,18 +214,23 @@ def _triple(v: int | tuple[int, ...]) -> tuple[int, int, int]:
 def ops_via_2d(model: nn.Module) -> int:
     """Replace every ``Conv3d`` that ``Conv3dVia2d.supports`` and every pooling that
     ``Pool3dVia2d.supports``, in place; returns the count."""
+    def convert(child: nn.Module) -> nn.Module | None:
+        if Conv3dVia2d.supports(child):
+            return Conv3dVia2d.from_conv(child)
+        return Pool3dVia2d(child) if Pool3dVia2d.supports(child) else None
+
+    return _swap_children(model, convert)
+
+
+def _swap_children(model: nn.Module, convert: Callable[[nn.Module], nn.Module | None]) -> int:
+    """Replace, in place, every submodule for which ``convert`` returns a module; the count."""
     count = 0
     for parent in model.modules():
         for name, child in list(parent._modules.items()):
-            if child is None:
-                continue
-            if Conv3dVia2d.supports(child):
-                parent._modules[name] = Conv3dVia2d.from_conv(child)
-            elif Pool3dVia2d.supports(child):
-                parent._modules[name] = Pool3dVia2d(child)
-            else:
-                continue
-            count += 1
+            new = None if child is None else convert(child)
+            if new is not None:
+                parent._modules[name] = new
+                count += 1
     return count
 
 
@@ -303,14 +315,8 @@ def onednn_linears(model: nn.Module, *, fuse_gelu: bool = True) -> tuple[int, in
     transformer MLP's GELU (``layers.Mlp``: ``fc1 -> GELU -> fc2``) into ``fc1`` (replacing
     ``Mlp.act`` by ``nn.Identity``); returns ``(linears, fused_gelus)``. Training keeps the GELU
     (``fuse_gelu=False``: the fused form has no backward of its own)."""
-    from ..layers.mlp import Mlp
-
-    count = 0
-    for parent in model.modules():
-        for name, child in list(parent._modules.items()):
-            if child is not None and OneDNNLinear.supports(child):
-                parent._modules[name] = OneDNNLinear.from_linear(child)
-                count += 1
+    count = _swap_children(model, lambda child: OneDNNLinear.from_linear(child)
+                           if OneDNNLinear.supports(child) else None)
     fused = 0
     for m in model.modules() if fuse_gelu else ():
         if (isinstance(m, Mlp) and isinstance(m.fc1, OneDNNLinear) and type(m.act) is nn.GELU
