@@ -55,3 +55,6 @@ def _tiny_train_slow(**kwargs):
 @register_model(_spec())
 def _tiny_train_nan(**kwargs):
     return TinyVideoNet(nan_after=int(os.environ.get("LITEVID_TEST_NAN_AFTER", "5")), **kwargs)
+
+
+NAMES = ("_tiny_train_net", "_tiny_train_slow", "_tiny_train_nan")  # what this module registers

@@ -17,11 +17,13 @@ import textwrap
 import pytest
 import torch
 
-from litevid.bench import memory as memory_mod
 from litevid.bench import timing
 from litevid.bench.config import PAPER_BATCH, BenchConfig
 from litevid.bench.modes import PreparedStep, prepare_step
-from litevid.bench.runner import Job, fit_batch, is_oom, run_job
+from litevid.bench.runner import Job, fit_batch, run_job
+from litevid.devices import PerfCounterTimer, get_backend
+
+CPU = get_backend("cpu")
 from litevid.results.stats import percentile, summarize
 from litevid.cli import main
 
@@ -218,14 +220,14 @@ def test_stop_rule_validation_and_warmup():
     with pytest.raises(ValueError):
         timing.StopRule(min_iters=0)
     calls = []
-    timing.warm_up(lambda: calls.append(1), timing.PerfCounterTimer(), 3)
+    timing.warm_up(lambda: calls.append(1), PerfCounterTimer(), 3)
     assert len(calls) == 3
 
 
 def test_real_timer_measures_sleep():
     import time
 
-    result = timing.run_timed(lambda: time.sleep(0.01), timing.make_timer("cpu"),
+    result = timing.run_timed(lambda: time.sleep(0.01), CPU.timer(),
                               timing.StopRule(min_iters=3, min_seconds=0.0, max_iters=3))
     assert len(result.samples_ms) == 3
     assert all(s >= 9.0 for s in result.samples_ms)
@@ -236,11 +238,12 @@ def test_real_timer_measures_sleep():
 def test_config_defaults_per_device():
     cpu = BenchConfig().resolved("cpu")
     assert (cpu.modes, cpu.precision, cpu.warmup, cpu.iters, cpu.min_seconds, cpu.max_iters) == \
-        ("single", "fp32", 2, 10, 10.0, 100)
-    gpu = BenchConfig().resolved("cuda")  # the study's protocol
+        ("single", "auto", 2, 10, 10.0, 100)
+    assert CPU.choose_precision(cpu.precision).precision == "fp32"
+    gpu = BenchConfig().resolved("cuda")  # the study's protocol; precision chosen per GPU
     assert gpu.mode_list() == ["train", "batch", "single"]
     assert (gpu.precision, gpu.warmup, gpu.iters, gpu.max_iters, gpu.min_seconds) == \
-        ("amp-fp16", 10, 100, 100, 0.0)
+        ("auto", 10, 100, 100, 0.0)
     assert [gpu.batch_for(m) for m in ("train", "batch", "single")] == [8, 32, 1] == \
         [PAPER_BATCH[m] for m in ("train", "batch", "single")]
     assert BenchConfig(batch_size=2).batch_for("batch") == 2
@@ -284,6 +287,7 @@ def test_exception_gives_error_row(tiny_dir):
 
 
 def test_is_oom_recognises_allocator_messages():
+    is_oom = CPU.is_oom
     assert is_oom(torch.OutOfMemoryError("x"))
     assert is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried ..."))
     assert is_oom(RuntimeError("MPS backend out of memory"))
@@ -306,11 +310,11 @@ def test_fit_batch_search():
 
         return build_step
 
-    assert fit_batch(build(100), 8, "cpu") == 8
+    assert fit_batch(build(100), 8, CPU) == 8
     tried.clear()
-    assert fit_batch(build(5), 32, "cpu") == 5  # halves to 4, bisects 4..8 -> 5
+    assert fit_batch(build(5), 32, CPU) == 5  # halves to 4, bisects 4..8 -> 5
     assert tried[0] == 32 and 5 in tried and 6 in tried
-    assert fit_batch(build(0), 8, "cpu") == 0
+    assert fit_batch(build(0), 8, CPU) == 0
 
     def build_other(b):
         def step():
@@ -319,7 +323,7 @@ def test_fit_batch_search():
         return step
 
     with pytest.raises(RuntimeError):  # only OOM shrinks the batch; other errors surface
-        fit_batch(build_other, 8, "cpu")
+        fit_batch(build_other, 8, CPU)
 
 
 def test_run_job_ok_and_fit_batch_recorded(tiny_dir):
@@ -353,7 +357,7 @@ def test_cpu_memory_pass_sees_a_large_allocation():
         t = torch.ones(size // 4, dtype=torch.float32)  # 256 MiB, touched
         del t
 
-    mem = memory_mod.measure_memory(run, "cpu", isolated=False)
+    mem = CPU.measure_memory(run, isolated=False)
     assert mem.kind.startswith("cpu: peak RSS")
     base = mem.detail["rss_baseline_bytes"]
     assert base is None or mem.peak_bytes >= base + 0.9 * size
@@ -446,8 +450,8 @@ def test_cli_bad_input_is_one_line(tiny_dir, tmp_path, capsys):
 def test_worker_env_sets_glibc_malloc_tuning_unless_the_user_did(monkeypatch):
     import sys
 
-    from litevid.bench.environment import ALLOCATOR_ENV, collect_environment
-    from litevid.bench.runner import worker_env
+    from litevid.bench.environment import worker_env
+    from litevid.devices.host import ALLOCATOR_ENV
 
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "123")
@@ -455,5 +459,5 @@ def test_worker_env_sets_glibc_malloc_tuning_unless_the_user_did(monkeypatch):
     if sys.platform.startswith("linux"):
         assert env["MALLOC_MMAP_THRESHOLD_"] == ALLOCATOR_ENV["MALLOC_MMAP_THRESHOLD_"]
     assert env["MALLOC_TRIM_THRESHOLD_"] == "123"  # the user's choice wins
-    record = collect_environment("cpu")["allocator"]
+    record = CPU.environment()["allocator"]
     assert record["MALLOC_TRIM_THRESHOLD_"] == "123" and record["MALLOC_MMAP_THRESHOLD_"] is None

@@ -104,7 +104,7 @@ def test_columns_are_generated_from_the_row_type():
     assert decl["median_ms"] == "REAL" and decl["batch"] == "INTEGER"
     assert decl["channels_last"] == "INTEGER"  # bool, stored 0/1
     assert set(JSON_COLUMNS) == {"settings", "env", "mem_detail", "samples_ms", "breakdown_ms",
-                                 "profile"}
+                                 "profile", "pass_errors"}
     assert decl["optimized"] == "INTEGER"
     m = Measurement(model="m", mode="single")
     assert Measurement.from_dict(m.to_dict()) == m
@@ -316,12 +316,14 @@ def test_v3_store_gains_runtime_and_old_rows_are_eager(tmp_path):
     with pytest.raises(ValueError, match="migrate"):
         ResultStore(db, readonly=True)
     with ResultStore(db) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
         store.insert(Measurement(model="new", mode="single", runtime="onnxruntime", median_ms=2.0,
-                                 optimized=True, profile=[{"op": "aten::mm", "self_ms": 1.0}]))
+                                 optimized=True, profile=[{"op": "aten::mm", "self_ms": 1.0}],
+                                 pass_errors={"memory": "oom"}))
         old, new = store.rows()
     assert (old["uid"], old["median_ms"], old["runtime"]) == ("v3", 5.0, "eager")
     assert old["optimized"] == 0 and old["profile"] is None  # v5: the plain model, no profile
+    assert old["pass_errors"] is None and new["pass_errors"] == {"memory": "oom"}  # v6
     assert new["runtime"] == "onnxruntime" and new["optimized"] == 1
     assert new["profile"] == [{"op": "aten::mm", "self_ms": 1.0}]
     con = sqlite3.connect(db)  # stored as 'eager' / 0 in the file, not decoded from NULL

@@ -27,27 +27,9 @@ from litevid.train.metrics import Evaluator, topk_hits
 TESTS = Path(__file__).resolve().parent
 SHARED = TESTS.parent.parent / "shared" / "data"
 TINY = "_litevid_tiny_train"
-TINY_NAMES = ("_tiny_train_net", "_tiny_train_slow", "_tiny_train_nan")
 # Seconds-long runs: 64 synthetic clips of 4 frames at 32 px, 4 clips a forward, 8 a step.
 SMALL = ["--dataset", "synthetic", "--num-clips", "64", "--frames", "4", "--size", "32",
          "--batch-size", "4", "--effective-batch", "8", "--workers", "0", "--import", TINY]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    """Register the tiny models here; remove them afterwards (the registry-driven tests)."""
-    import importlib
-
-    from litevid.models import _registry
-
-    sys.path.insert(0, str(TESTS))
-    try:
-        importlib.import_module(TINY)
-        yield
-    finally:
-        sys.modules.pop(TINY, None)
-        for name in TINY_NAMES:
-            _registry._REGISTRY.pop(name, None)
 
 
 def _env() -> dict[str, str]:

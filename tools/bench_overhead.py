@@ -18,13 +18,16 @@ import torch
 
 from litevid import create_model, list_models
 from litevid.bench.modes import make_inputs, prepare_step
-from litevid.bench.timing import StopRule, make_timer, run_timed, warm_up
+from litevid.bench.timing import StopRule, run_timed, warm_up
+from litevid.devices import get_backend
+
+CPU = get_backend("cpu")
 
 
 def noop_overhead(n: int = 200_000) -> None:
     """Absolute cost the harness adds, free of model noise: time an empty step both ways."""
     step = lambda: None  # noqa: E731
-    timer = make_timer("cpu")
+    timer = CPU.timer()
     r = run_timed(step, timer, StopRule(min_iters=n, min_seconds=0.0, max_iters=n),
                   on_iter=lambda i: None)
     bare, t_start = [], time.perf_counter()
@@ -50,8 +53,8 @@ model = create_model(name, frames=FRAMES, size=SIZE)
 x, target = make_inputs((3, FRAMES, SIZE, SIZE), 1, model.num_classes, torch.device("cpu"))
 
 # harness path
-prepared = prepare_step(model, "single", x, target, precision="fp32")
-timer = make_timer("cpu")
+prepared = prepare_step(model, "single", x, target, device=CPU, precision="fp32")
+timer = CPU.timer()
 progress_calls = []
 
 def on_iter(n):  # what the CLI does per iteration (a cheap callback)

@@ -27,7 +27,7 @@ import litevid
 
 
 def main(argv: list[str] | None = None) -> int:
-    from litevid.bench.environment import allocator_settings, reexec_with_allocator_env
+    from litevid.devices.host import allocator_settings, reexec_with_allocator_env
 
     if argv is None:
         reexec_with_allocator_env()

@@ -21,7 +21,7 @@ all frames, without any temporal module, so they are a lower bound for the video
 ``--mode single`` times inference at batch 1 under ``torch.inference_mode``; ``--mode train``
 times one SGD training step (forward, cross-entropy, backward, step) at batch 1 (the optimized
 form is ``litevid.optimize(model, for_="training")``). On Linux the script re-executes itself
-with the bench workers' glibc malloc settings (``litevid.bench.environment.ALLOCATOR_ENV``), so
+with the bench workers' glibc malloc settings (``litevid.devices.host.ALLOCATOR_ENV``), so
 every form is timed as ``litevid bench`` would time it.
 """
 
@@ -77,6 +77,10 @@ def build_peer(name: str, frames: int, size: int) -> nn.Module:
         from torchvision.models.video import swin3d_t
 
         return swin3d_t(num_classes=400)
+    if name == "mvit_b":  # litevid's side: litevid.models.mvit.mvit_b (the MViT class)
+        from torchvision.models.video import mvit_v1_b
+
+        return mvit_v1_b(num_classes=400)
     import timm
 
     backbone = {"tsm_r50": "resnet50", "vtn_r50": "resnet50", "vtn_eff": "efficientnet_b0",
@@ -159,7 +163,7 @@ def compare(name: str, mode: str, frames: int, size: int, rounds: int, iters: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    from litevid.bench.environment import allocator_settings, reexec_with_allocator_env
+    from litevid.devices.host import allocator_settings, reexec_with_allocator_env
 
     if argv is None:
         reexec_with_allocator_env()

@@ -6,7 +6,7 @@ which is as large as the differences being measured. This tool builds both steps
 (the artefact exported and parity-checked exactly as the bench does it, by
 ``export.runtime_step.prepare_runtime_step``) and alternates them round by round, so both see
 the same machine; it reports both medians and their ratio. Run it with the bench's allocator
-settings (``bench.environment.ALLOCATOR_ENV``); it re-executes itself with them on Linux::
+settings (``devices.host.ALLOCATOR_ENV``); it re-executes itself with them on Linux::
 
     python tools/runtime_ab.py --models movinet_a0,movinet_a2,x3d_xs,vtn_eff,mvit_s \\
         --runtime executorch --json ab.json
@@ -23,7 +23,7 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    from litevid.bench.environment import reexec_with_allocator_env
+    from litevid.devices.host import reexec_with_allocator_env
 
     reexec_with_allocator_env()
 

@@ -1,4 +1,5 @@
-"""Measurement: FLOPs, timing, memory, the three modes, the runner and the environment record."""
+"""Measurement: FLOPs, the timed loop, the three modes, step backends (eager, exported runtimes) and
+the runner; what depends on the device (timers, memory, precision) is in ``litevid.devices``."""
 
 from ..results.stats import LatencyStats, summarize
 from .config import BenchConfig

@@ -6,8 +6,10 @@ fields (``utils.config``). ``None`` / ``"auto"`` mean "the default for the devic
 
 Defaults:
 
-- CUDA / MPS: the study's protocol (section 3.2): all three modes, mixed precision (fp16 autocast)
-  on CUDA, batch 8 / 32 / 1, 10 warm-up runs, exactly 100 timed runs.
+- CUDA / MPS: the study's protocol (section 3.2): all three modes, mixed precision on CUDA (bf16
+  autocast where the GPU runs bf16 natively, else fp16; the device backend chooses, in the
+  process that measures, and each row records the choice), batch 8 / 32 / 1, 10 warm-up runs,
+  exactly 100 timed runs.
 - CPU: ``single`` mode only, fp32, 2 warm-up runs and adaptive iterations (at least 10 samples
   and 10 s, at most 100), so all 13 models at 16x224x224 finish in about 6 minutes on 2 cores.
 """
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ..utils.config import option
 from .modes import MODE_TABLE, MODES, PAPER_BATCH, PRECISIONS
 
-__all__ = ["BenchConfig", "MODES", "PAPER_BATCH", "PRECISIONS"]
+__all__ = ["BenchConfig", "Job", "MODES", "PAPER_BATCH", "PRECISIONS"]
 
 
 @dataclass
@@ -51,8 +54,10 @@ class BenchConfig:
     memory_iters: int | None = option(None, help="steps in the separate memory pass (default 3 "
                                       "on a GPU, 1 on CPU)")
     precision: str = option("auto", choices=("auto", *PRECISIONS),
-                            help=f"{' | '.join(PRECISIONS)} autocast (default: amp-fp16 on CUDA, "
-                            "as the study; fp32 elsewhere)")
+                            help=f"{' | '.join(PRECISIONS)} autocast (default auto: mixed "
+                            "precision on CUDA as in the study, bf16 where the GPU runs it "
+                            "natively (compute capability >= 8.0), else fp16 with loss scaling; "
+                            "fp32 elsewhere)")
     channels_last: bool = option(False, help="channels_last_3d memory format for model and input")
     compile: bool = option(False, help="torch.compile the model (compiled before warm-up, outside "
                            "the timed region, in the same inference/autocast context; its time "
@@ -99,11 +104,10 @@ class BenchConfig:
         modes = self.modes
         if modes == "auto":
             modes = ",".join(m for m, spec in MODE_TABLE.items() if accel or spec.cpu_default)
-        precision = self.precision
-        if precision == "auto":
-            precision = "amp-fp16" if device_type == "cuda" else "fp32"
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+        precision = self.precision  # ``auto`` is chosen per device by the measuring process
+        if precision not in ("auto", *PRECISIONS):
+            raise ValueError(f"unknown precision {precision!r}; choose auto or "
+                             f"{', '.join(PRECISIONS)}")
         iters = self.iters if self.iters is not None else (100 if accel else 10)
         cfg = dataclasses.replace(
             self,
@@ -134,7 +138,8 @@ class BenchConfig:
                 except MissingDependency as exc:
                     raise ValueError(f"--runtime {r}: {exc}") from None
             training = [m for m in cfg.mode_list() if MODE_TABLE[m].training]
-            if training or device_type != "cpu" or precision != "fp32" or cfg.compile \
+            if training or device_type != "cpu" or precision not in ("auto", "fp32") \
+                    or cfg.compile \
                     or cfg.channels_last or cfg.fit_batch or cfg.optimize or cfg.profile:
                 raise ValueError(f"--runtime {','.join(exported)} measures exported artefacts: "
                                  "inference modes (single, batch) on CPU in fp32, without "
@@ -146,3 +151,27 @@ class BenchConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass
+class Job:
+    """One (model, mode) measurement: what to run and the resolved run configuration."""
+
+    model: str
+    mode: str
+    batch_size: int
+    device: str  # resolved and indexed: cpu, cuda:0, mps
+    config: BenchConfig  # resolved for the device (``BenchConfig.resolved``)
+    runtime: str = "eager"  # what executes the step (eager PyTorch, or an exported artefact's)
+
+    @property
+    def isolated(self) -> bool:
+        """True when the job runs in its own worker process."""
+        return not self.config.in_process
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Job":
+        return cls(**{**values, "config": BenchConfig(**values["config"])})

@@ -1,96 +1,28 @@
-"""Where a measurement was taken: device, software versions, threads, code revision, host.
+"""The environment of the benchmark's child processes (workers, the export child of runtime
+rows): this litevid importable, and on Linux the glibc malloc settings of
+``devices.host.ALLOCATOR_ENV`` unless the user chose their own.
 
-Stored with every row so results from different machines can be merged and compared without
-guessing (the study's relative latencies are per device).
+What a row records about where it was measured is the device backend's
+``environment()`` (``litevid.devices``).
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import socket
-import subprocess
-from pathlib import Path
-from typing import Any
+import sys
 
-__all__ = ["ALLOCATOR_ENV", "allocator_settings", "cpu_model", "collect_environment",
-           "git_revision", "reexec_with_allocator_env"]
-
-# glibc malloc settings of the benchmark's worker processes (``runner.worker_env``), unless the
-# user set them. With glibc's defaults, a fresh process hands every freed block above the dynamic
-# mmap threshold back to the kernel and page-faults fresh zeroed pages on the next step: measured
-# on the 2-core EPYC, VTN-EFF single-clip eager took 510-600 ms per step in a fresh process and
-# 290-300 ms with these two settings (the same model, 14 steps each), a cost of the allocator, not
-# of the model. A fixed 32 MiB mmap threshold (glibc's 64-bit maximum) and a 16 GiB trim
-# threshold keep the freed memory for reuse. Recorded in every row (``env.allocator``).
-ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
+__all__ = ["worker_env"]
 
 
-def allocator_settings() -> dict[str, str | None]:
-    """This process's values of the ``ALLOCATOR_ENV`` variables (``None`` where unset)."""
-    return {k: os.environ.get(k) for k in ALLOCATOR_ENV}
+def worker_env() -> dict[str, str]:
+    """``os.environ`` for a child process that measures: litevid's source on ``PYTHONPATH`` (also
+    from a source tree without install) and the allocator settings (Linux)."""
+    from ..devices.host import ALLOCATOR_ENV
 
-
-def reexec_with_allocator_env() -> None:
-    """For measuring scripts (``tools/``): on Linux, re-execute this Python process with the
-    bench workers' ``ALLOCATOR_ENV`` unless every variable is already set (glibc reads them only
-    at process start). Returns only when nothing needed changing."""
-    import sys
-
-    if not sys.platform.startswith("linux") or all(k in os.environ for k in ALLOCATOR_ENV):
-        return
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**ALLOCATOR_ENV, **os.environ})
-
-
-def cpu_model() -> str:
-    """CPU model name from ``/proc/cpuinfo`` (Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith(("model name", "hardware", "cpu model")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def git_revision() -> str | None:
-    """Commit of the litevid source tree (read-only ``git rev-parse``); None outside a checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def collect_environment(device_type: str, device_index: int = 0) -> dict[str, Any]:
-    """Environment record for rows measured on ``device_type`` (``cpu``, ``cuda``, ``mps``)."""
-    import torch
-
-    from .. import __version__
-
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    if device_type == "cuda":
-        device_name = torch.cuda.get_device_name(device_index)
-    elif device_type == "mps":
-        device_name = f"Apple MPS ({cpu_model()})"
-    else:
-        device_name = cpu_model()
-    return {
-        "device_type": device_type,
-        "device_name": device_name,
-        "cpu_model": cpu_model(),
-        "torch_version": torch.__version__,
-        "cuda_version": torch.version.cuda,
-        "cudnn_version": None if cudnn is None else str(cudnn),
-        "num_threads": torch.get_num_threads(),
-        "litevid_version": __version__,
-        "git_rev": git_revision(),
-        "hostname": socket.gethostname(),
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        # what the process's allocator was told (None: the C library's defaults)
-        "allocator": {k: os.environ.get(k) for k in (*ALLOCATOR_ENV, "LD_PRELOAD")},
-    }
+    env = dict(os.environ)
+    if sys.platform.startswith("linux"):
+        for key, value in ALLOCATOR_ENV.items():
+            env.setdefault(key, value)
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    return env

@@ -5,6 +5,11 @@
 - ``batch``: forward only under ``torch.inference_mode()``, batch 32.
 - ``single``: forward only under ``torch.inference_mode()``, batch 1.
 
+Autocast opens and closes inside every step, in every mode, as in a serving loop or a training
+loop: autocast caches the fp16/bf16 copies of the weights only while it is open, so a context
+held open around all timed steps would cast the weights once and time steps a real deployment
+never runs. The device backend (``litevid.devices``) gives autocast and the grad scaler.
+
 Adding a mode is one entry in ``MODE_TABLE`` (its name, the study's batch, whether it trains,
 whether the CPU default runs it, and the function building its step); the flags, the runner and
 the FLOP count read the table. This module imports torch only inside the step builders, so the
@@ -23,26 +28,16 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
+from ..devices.base import PRECISIONS
+
 if TYPE_CHECKING:
     import torch
     import torch.nn as nn
 
+    from ..devices import DeviceBackend
+
 __all__ = ["MODES", "MODE_TABLE", "Mode", "PAPER_BATCH", "PRECISIONS", "PreparedStep",
-           "autocast_context", "make_inputs", "prepare_step"]
-
-PRECISIONS = ("fp32", "amp-fp16", "amp-bf16")
-
-
-def autocast_context(device_type: str, precision: str) -> ContextManager:
-    """Autocast for ``amp-*`` precisions, a no-op for ``fp32``."""
-    import torch
-
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtypes = {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}
-    if precision not in dtypes:
-        raise ValueError(f"unknown precision {precision!r}")
-    return torch.autocast(device_type=device_type, dtype=dtypes[precision])
+           "make_inputs", "prepare_step"]
 
 
 def make_inputs(input_shape: tuple[int, ...], batch_size: int, num_classes: int | dict[str, int],
@@ -75,43 +70,32 @@ class PreparedStep:
     """A ready-to-time step.
 
     Attributes:
-        step: one measured unit of work (no arguments, result discarded).
-        context: context manager factory the caller enters once around warm-up, timing and the
-            memory pass (``inference_mode`` + autocast for inference; nothing for train, whose
-            step manages autocast itself).
+        step: one measured unit of work (no arguments, result discarded); it opens and closes
+            autocast itself.
+        context: context manager factory the caller enters around warm-up, the timed loop and
+            each later pass (``inference_mode`` for inference, nothing for train).
         compile_s: seconds spent in ``torch.compile`` + the first (compiling) call, or None.
+        grad_scaler: the step scales its loss (fp16 training).
     """
 
     step: Callable[[], Any]
     context: Callable[[], ContextManager]
     compile_s: float | None = None
-
-
-def _inference_context(device_type: str, precision: str) -> Callable[[], ContextManager]:
-    import torch
-
-    def ctx() -> ContextManager:
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.inference_mode())
-        stack.enter_context(autocast_context(device_type, precision))
-        return stack
-
-    return ctx
+    grad_scaler: bool = False
 
 
 def _train_step(model: nn.Module, fn: Callable[..., Any], x: torch.Tensor, target: torch.Tensor,
-                precision: str) -> tuple[Callable[[], None], Callable[[], ContextManager]]:
-    """Forward under autocast, loss, backward (scaled for fp16 on CUDA), SGD step, zero-grad."""
+                precision: str, device: DeviceBackend
+                ) -> tuple[Callable[[], None], Callable[[], ContextManager], bool]:
+    """Forward under autocast, loss, backward (scaled for fp16), SGD step, zero-grad."""
     import torch
 
-    device_type = x.device.type
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    scaler = (torch.amp.GradScaler(device_type)
-              if precision == "amp-fp16" and device_type == "cuda" else None)
+    scaler = device.grad_scaler(precision)
 
     def step() -> None:
-        with autocast_context(device_type, precision):
+        with device.autocast(precision):
             loss = _loss(fn(x), target)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -122,18 +106,22 @@ def _train_step(model: nn.Module, fn: Callable[..., Any], x: torch.Tensor, targe
             opt.step()
         opt.zero_grad(set_to_none=True)
 
-    return step, contextlib.nullcontext  # the step manages autocast itself
+    return step, contextlib.nullcontext, scaler is not None
 
 
 def _forward_step(model: nn.Module, fn: Callable[..., Any], x: torch.Tensor, target: torch.Tensor,
-                  precision: str) -> tuple[Callable[[], None], Callable[[], ContextManager]]:
-    """Forward only, inside ``inference_mode`` + autocast entered once around the timed loop."""
+                  precision: str, device: DeviceBackend
+                  ) -> tuple[Callable[[], None], Callable[[], ContextManager], bool]:
+    """Forward only, under autocast opened per step, inside ``inference_mode``."""
+    import torch
+
     model.eval()
 
     def step() -> None:
-        fn(x)
+        with device.autocast(precision):
+            fn(x)
 
-    return step, _inference_context(x.device.type, precision)
+    return step, torch.inference_mode, False
 
 
 @dataclass(frozen=True)
@@ -145,15 +133,15 @@ class Mode:
         paper_batch: its batch size in the study (section 3.2).
         training: the step trains (model in train mode; FLOPs count forward and backward).
         cpu_default: measured by default on a CPU-only machine.
-        build: ``build(model, fn, x, target, precision) -> (step, context)``; ``fn`` is the model
-            or its compiled form.
+        build: ``build(model, fn, x, target, precision, device) -> (step, context, scaled)``;
+            ``fn`` is the model or its compiled form, ``device`` its ``DeviceBackend``.
     """
 
     name: str
     paper_batch: int
     training: bool
     cpu_default: bool
-    build: Callable[..., tuple[Callable[[], None], Callable[[], ContextManager]]]
+    build: Callable[..., tuple[Callable[[], None], Callable[[], ContextManager], bool]]
 
 
 MODE_TABLE: dict[str, Mode] = {m.name: m for m in (
@@ -166,8 +154,8 @@ PAPER_BATCH = {name: m.paper_batch for name, m in MODE_TABLE.items()}
 
 
 def prepare_step(model: nn.Module, mode: str, x: torch.Tensor, target: torch.Tensor, *,
-                 precision: str = "fp32", compile: bool = False,
-                 sync: Callable[[], None] = lambda: None) -> PreparedStep:
+                 device: DeviceBackend, precision: str = "fp32",
+                 compile: bool = False) -> PreparedStep:
     """Build the step of ``mode`` for ``model`` (already on the input's device).
 
     Args:
@@ -175,21 +163,21 @@ def prepare_step(model: nn.Module, mode: str, x: torch.Tensor, target: torch.Ten
         mode: a name in ``MODE_TABLE``.
         x: input batch ``(B, C, T, H, W)``.
         target: class indices ``(B,)`` (training modes only).
-        precision: ``fp32``, ``amp-fp16`` or ``amp-bf16``.
+        device: the ``DeviceBackend`` the model is on (autocast, grad scaler, synchronisation).
+        precision: ``fp32``, ``amp-fp16`` or ``amp-bf16`` (already resolved).
         compile: ``torch.compile`` the model and run the compiling call here.
-        sync: device synchronisation, so the compile time is complete.
     """
     import torch
 
     if mode not in MODE_TABLE:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     fn: nn.Module | Callable[..., Any] = torch.compile(model) if compile else model
-    step, context = MODE_TABLE[mode].build(model, fn, x, target, precision)
+    step, context, scaled = MODE_TABLE[mode].build(model, fn, x, target, precision, device)
     compile_s = None
     if compile:
         t0 = time.perf_counter()
         with context():
             step()
-        sync()
+        device.synchronize()
         compile_s = time.perf_counter() - t0
-    return PreparedStep(step=step, context=context, compile_s=compile_s)
+    return PreparedStep(step=step, context=context, compile_s=compile_s, grad_scaler=scaled)

@@ -8,7 +8,10 @@ time, elsewhere by CPU self time. Times are per step (total over the profiled st
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from ..devices import DeviceBackend
 
 __all__ = ["PROFILE_STEPS", "PROFILE_TOP", "profile_step"]
 
@@ -16,26 +19,23 @@ PROFILE_STEPS = 3
 PROFILE_TOP = 15
 
 
-def profile_step(step: Callable[[], Any], device_type: str, *, steps: int = PROFILE_STEPS,
-                 top: int = PROFILE_TOP,
-                 sync: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
-    """Profile ``steps`` calls of ``step`` and return the ``top`` operators by self time.
+def profile_step(step: Callable[[], Any], device: DeviceBackend, *, steps: int = PROFILE_STEPS,
+                 top: int = PROFILE_TOP) -> list[dict[str, Any]]:
+    """Profile ``steps`` calls of ``step`` on ``device`` and return the ``top`` operators by self
+    time (device time where the backend's ``profile_clock`` is ``device``).
 
     Each entry: ``op`` (operator name), ``calls`` (per step), ``self_ms`` and ``total_ms`` (per
     step), ``self_pct`` (share of the summed self time of all operators), ``clock`` (``cpu`` or
     ``device``).
     """
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import profile
 
-    activities = [ProfilerActivity.CPU]
-    on_device = device_type == "cuda"
-    if on_device:
-        activities.append(ProfilerActivity.CUDA)
-    sync()
-    with profile(activities=activities) as prof:
+    on_device = device.profile_clock == "device"
+    device.synchronize()
+    with profile(activities=device.profiler_activities()) as prof:
         for _ in range(steps):
             step()
-        sync()
+        device.synchronize()
     events = prof.key_averages()
 
     def self_us(e: Any) -> float:

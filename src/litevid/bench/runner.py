@@ -4,90 +4,53 @@ A job runs in its own subprocess by default (``python -m litevid.bench.worker``)
 measurement starts from a fresh allocator, a fresh CUDA context and an honest peak RSS, and a
 crash (segfault, OOM killer) of one model cannot end the sweep. ``--in-process`` runs jobs here.
 
-``run_bench`` resolves the configuration for the device, plans one ``Job`` per (model, mode) and
-runs them in order, storing each ``Measurement`` as soon as it exists. ``run_job`` does, in this
-order: build the model on the device (channels-last if asked) -> with ``fit_batch``, search the
-largest batch that fits -> count FLOPs at that batch on the meta device -> prepare inputs and the
-step (compile here, outside timing) -> warm-up -> timed loop -> a separate memory pass.
-An out-of-memory error at any point gives status ``oom``; any other exception gives
-``error: <type>: <message>``. The batch is never changed silently: with ``fit_batch`` the row
-records both the requested and the measured batch.
+``run_bench`` resolves the device (``litevid.devices``: ``auto``/``cuda`` become an indexed
+``cuda:N``) and the configuration, plans one ``Job`` per (model, mode, runtime) and runs them in
+order, storing each ``Measurement`` as soon as it exists. ``run_job`` runs the phases of one job,
+each a function of its own, and assembles their results into the row once (``_row``):
+
+1. set-up: the device backend made current, its library settings, the precision chosen;
+2. build the step (``backends.step_backend``: eager model or exported artefact) and, with
+   ``fit_batch``, search the largest batch that fits;
+3. count FLOPs at that batch on the meta device;
+4. prepare the step at that batch (compile here, outside timing), warm up, the timed loop;
+5. a separate memory pass, then (``--profile``) a profiled pass.
+
+An out-of-memory error (the device backend decides what counts: torch's OOM, host allocator
+failures, cuBLAS/cuDNN allocation failures on CUDA) gives status ``oom``; any other exception
+``error: <type>: <message>``. A failure in the memory or profile pass keeps the finished timing:
+the row stays ``ok`` and ``pass_errors`` says which pass failed and how. The batch is never
+changed silently: with ``fit_batch`` the row records the requested and the measured batch.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import gc
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..results.measurement import Measurement
 from ..utils.registry import import_modules
-from .config import BenchConfig
+from .config import BenchConfig, Job
+from .environment import worker_env
 
-__all__ = ["Job", "ProgressFn", "is_oom", "plan_jobs", "resolve_device", "run_bench", "run_job",
-           "run_job_subprocess", "failure_row"]
+if TYPE_CHECKING:
+    from ..devices import DeviceBackend, MemoryResult
+    from .modes import PreparedStep
+    from .timing import TimingResult
 
-# progress(phase, n, total): phase in flops/build/fit-batch/compile/warmup/timing/memory/done.
+__all__ = ["Job", "ProgressFn", "failure_row", "fit_batch", "plan_jobs", "run_bench", "run_job",
+           "run_job_subprocess", "select_models"]
+
+# progress(phase, n, total): phase in build/optimize/export/fit-batch/flops/prepare/compile/
+# warmup/timing/memory/profile/done.
 ProgressFn = Callable[[str, int, "int | None"], None]
 
 WORKER_MARK = "@@litevid-bench "  # prefix of the worker's protocol lines on stdout
-
-
-@dataclass
-class Job:
-    """One (model, mode) measurement: what to run and the resolved run configuration."""
-
-    model: str
-    mode: str
-    batch_size: int
-    device: str
-    config: BenchConfig  # resolved for the device (``BenchConfig.resolved``)
-    runtime: str = "eager"  # what executes the step (eager PyTorch, or an exported artefact's)
-
-    @property
-    def isolated(self) -> bool:
-        """True when the job runs in its own worker process."""
-        return not self.config.in_process
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Job":
-        return cls(**{**values, "config": BenchConfig(**values["config"])})
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` / ``mps`` / ``cpu``; explicit devices are checked to exist."""
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    dtype = device.split(":")[0]
-    if dtype == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available in this torch build/machine")
-    if dtype == "cuda" and ":" in device:
-        index = device.split(":", 1)[1]
-        if not index.isdigit() or int(index) >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: no such CUDA device "
-                             f"({torch.cuda.device_count()} visible)")
-    if dtype == "mps" and not (getattr(torch.backends, "mps", None) is not None
-                               and torch.backends.mps.is_available()):
-        raise ValueError(f"--device {device}: MPS is not available on this machine")
-    if dtype not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"--device {device!r}: choose auto, cpu, cuda, cuda:N or mps")
-    return device
 
 
 def select_models(pattern: str) -> list[str]:
@@ -123,20 +86,6 @@ def plan_jobs(cfg: BenchConfig, device: str) -> list[Job]:
             for runtime in cfg.runtime_list()]
 
 
-def is_oom(exc: BaseException) -> bool:
-    """Out of memory on any device: torch's OOM error, or the allocator messages of CPU/MPS."""
-    import torch
-
-    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
-                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t is not None)
-    if oom_types and isinstance(exc, oom_types):
-        return True
-    if isinstance(exc, (RuntimeError, MemoryError)):
-        msg = str(exc).lower()
-        return isinstance(exc, MemoryError) or "out of memory" in msg or "can't allocate memory" in msg
-    return False
-
-
 def _error_status(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()
     first = msg[0] if msg else ""
@@ -144,83 +93,193 @@ def _error_status(exc: BaseException) -> str:
     return "error: " + (text[:300] + "..." if len(text) > 300 else text)
 
 
-def _measurement(job: Job, env: dict[str, Any], frames: int | None, size: int | None,
-                 in_chans: int | None) -> Measurement:
-    cfg = job.config
-    m = Measurement(
-        model=job.model, mode=job.mode, runtime=job.runtime, batch=job.batch_size,
-        requested_batch=job.batch_size,
-        frames=frames, size=size,
-        input_shape=None if frames is None else f"{in_chans}x{frames}x{size}x{size}",
-        precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
-        optimized=cfg.optimize,
-        settings={"model": job.model, "mode": job.mode, "runtime": job.runtime,
-                  "batch_size": job.batch_size,
-                  "device": job.device, "isolated": job.isolated, "run_config": cfg.to_dict()})
-    m.set_environment(env)
-    return m
+# ---- the batch search ---------------------------------------------------------------------------
 
-
-def failure_row(job: Job, env: dict[str, Any], status: str) -> Measurement:
-    """A row for a job that produced no measurement (used when a worker dies)."""
-    frames = size = chans = None
-    try:
-        from ..models import model_spec
-
-        spec = model_spec(job.model)
-        frames, size = job.config.frames or spec.frames, job.config.size or spec.size
-        chans = spec.in_chans
-    except Exception:
-        pass
-    row = _measurement(job, env, frames, size, chans)
-    row.status = status
-    return row
-
-
-def _free(device_type: str) -> None:
-    gc.collect()
-    if device_type == "cuda":
-        import torch
-
-        torch.cuda.empty_cache()
-
-
-def _fits(build_step: Callable[[int], Callable[[], Any]], batch: int, device_type: str) -> bool:
+def _fits(build_step: Callable[[int], Callable[[], Any]], batch: int,
+          device: DeviceBackend) -> bool:
     """True when two steps at ``batch`` run without running out of memory (other errors raise)."""
+    step = None
     try:
         step = build_step(batch)
         step()
         step()  # the second step holds optimizer state and cached workspaces too
         return True
     except Exception as exc:
-        if not is_oom(exc):
+        if not device.is_oom(exc):
             raise
         return False
     finally:
         step = None  # noqa: F841  release the inputs before the next probe
-        _free(device_type)
+        device.free()
 
 
 def fit_batch(build_step: Callable[[int], Callable[[], Any]], requested: int,
-              device_type: str) -> int:
+              device: DeviceBackend) -> int:
     """Largest batch <= ``requested`` whose step fits in memory; 0 when even batch 1 does not.
 
     Halves until a batch fits, then bisects between that batch and the smallest failing one.
+    What counts as out of memory is ``device.is_oom`` (on CUDA also cuBLAS/cuDNN allocation
+    failures), so the search goes on where those appear.
     """
-    if _fits(build_step, requested, device_type):
+    if _fits(build_step, requested, device):
         return requested
     bad, good = requested, requested // 2
-    while good >= 1 and not _fits(build_step, good, device_type):
+    while good >= 1 and not _fits(build_step, good, device):
         bad, good = good, good // 2
     if good < 1:
         return 0
     while bad - good > 1:
         mid = (good + bad) // 2
-        if _fits(build_step, mid, device_type):
+        if _fits(build_step, mid, device):
             good = mid
         else:
             bad = mid
     return good
+
+
+# ---- one job: phases, then one row ------------------------------------------------------------
+
+@dataclass
+class _Outcome:
+    """What the phases of a job produced; ``_row`` turns it into the ``Measurement``."""
+
+    status: str = "ok"
+    precision: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    batch: int | None = None
+    gflops: float | None = None
+    compile_s: float | None = None
+    timing: TimingResult | None = None
+    timer: str | None = None
+    cpu_s: float | None = None
+    memory: MemoryResult | None = None
+    profile: list[dict[str, Any]] | None = None
+    pass_errors: dict[str, str] = field(default_factory=dict)
+
+
+def _row(job: Job, env: dict[str, Any], out: _Outcome) -> Measurement:
+    """The job's row, built once from the outcome of its phases."""
+    from ..results.stats import summarize
+
+    cfg = job.config
+    frames = size = chans = None
+    try:
+        from ..models import model_spec
+
+        spec = model_spec(job.model)
+        frames, size, chans = cfg.frames or spec.frames, cfg.size or spec.size, spec.in_chans
+    except Exception:  # an unknown model: the row still says what was asked
+        pass
+    stats = None if out.timing is None else summarize(out.timing.samples_ms)
+    mem = out.memory
+    row = Measurement(
+        model=job.model, mode=job.mode, runtime=job.runtime, status=out.status,
+        batch=out.batch or job.batch_size, requested_batch=job.batch_size,
+        frames=frames, size=size,
+        input_shape=None if frames is None else f"{chans}x{frames}x{size}x{size}",
+        precision=out.precision or cfg.precision, channels_last=cfg.channels_last,
+        compile=cfg.compile, optimized=cfg.optimize, gflops=out.gflops,
+        compile_s=out.compile_s, timer=out.timer, cpu_s=out.cpu_s,
+        timed_s=None if out.timing is None else out.timing.wall_s,
+        tflops=(out.gflops / stats.median if stats is not None and out.gflops is not None
+                and stats.median > 0 else None),
+        peak_mem_bytes=None if mem is None else mem.peak_bytes,
+        mem_kind=None if mem is None else mem.kind, mem_detail=None if mem is None else mem.detail,
+        profile=out.profile, pass_errors=out.pass_errors or None,
+        settings={"model": job.model, "mode": job.mode, "runtime": job.runtime,
+                  "batch_size": job.batch_size, "device": job.device, "isolated": job.isolated,
+                  "run_config": cfg.to_dict(), **out.settings})
+    if stats is not None:
+        row.set_latency(stats, out.timing.samples_ms)
+    row.set_environment(env)
+    return row
+
+
+def failure_row(job: Job, env: dict[str, Any], status: str) -> Measurement:
+    """A row for a job that produced no measurement (used when a worker dies)."""
+    return _row(job, env, _Outcome(status=status))
+
+
+def _choose_batch(build: Callable[[int], PreparedStep], job: Job, device: DeviceBackend,
+                  report: ProgressFn) -> int:
+    """``--fit-batch``: the largest batch <= the job's whose step fits (0: not even 1)."""
+    report("fit-batch", 0, None)
+
+    def probe(b: int) -> Callable[[], None]:
+        prepared = build(b)
+
+        def run() -> None:
+            with prepared.context():
+                prepared.step()
+
+        return run
+
+    return fit_batch(probe, job.batch_size, device)
+
+
+def _count_flops(job: Job, input_shape: tuple[int, ...], batch: int) -> float:
+    """GFLOPs of one step at ``batch`` (forward, and backward for training modes), counted on
+    the meta device: no memory, no compute."""
+    import torch
+
+    from ..models import create_model
+    from .flops import count_flops
+    from .modes import MODE_TABLE
+
+    _, frames, size, _ = input_shape
+    with torch.device("meta"):
+        meta_model = create_model(job.model, frames=frames, size=size)
+    training = MODE_TABLE[job.mode].training
+    meta_model.train(training)
+    return count_flops(meta_model, (batch, *input_shape), backward=training).gflops
+
+
+def _time(prepared: PreparedStep, device: DeviceBackend, cfg: BenchConfig,
+          report: ProgressFn) -> tuple[TimingResult, float, str]:
+    """Warm-up, then the timed loop: ``(timing, CPU seconds of the loop, timer kind)``."""
+    from .timing import StopRule, run_timed, warm_up
+
+    rule = StopRule(min_iters=cfg.iters, min_seconds=cfg.min_seconds, max_iters=cfg.max_iters)
+    timer = device.timer()
+    with prepared.context():
+        warm_up(prepared.step, timer, cfg.warmup, on_iter=lambda n: report("warmup", n, cfg.warmup))
+        cpu0 = time.process_time()
+        timing = run_timed(prepared.step, timer, rule, on_iter=lambda n: report("timing", n, None))
+        cpu_s = time.process_time() - cpu0
+    return timing, cpu_s, timer.kind
+
+
+def _memory_pass(prepared: PreparedStep, device: DeviceBackend, job: Job) -> MemoryResult:
+    """``memory_iters`` more steps, measured by the device's memory tracker (its own pass)."""
+    iters = job.config.memory_iters
+
+    def run() -> None:
+        for _ in range(iters):
+            prepared.step()
+
+    with prepared.context():
+        return device.measure_memory(run, isolated=job.isolated)
+
+
+def _profile_pass(prepared: PreparedStep, device: DeviceBackend) -> list[dict[str, Any]]:
+    """Top operators by self time over a few more steps (after the memory pass, so the
+    profiler's own memory is not in it)."""
+    from .profile import profile_step
+
+    with prepared.context():
+        return profile_step(prepared.step, device)
+
+
+def _after_timing(name: str, fn: Callable[[], Any], device: DeviceBackend,
+                  out: _Outcome) -> Any:
+    """Run a pass that follows the timing; a failure is recorded in ``out.pass_errors`` and
+    the finished timing is kept."""
+    try:
+        return fn()
+    except Exception as exc:
+        out.pass_errors[name] = "oom" if device.is_oom(exc) else _error_status(exc)
+        device.free()
+        return None
 
 
 def run_job(job: Job, progress: ProgressFn | None = None, *,
@@ -234,155 +293,68 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
     """
     import torch
 
-    from ..models import create_model, model_spec, to_channels_last
-    from ..results.stats import summarize
-    from .environment import collect_environment
-    from .flops import count_flops
-    from .memory import measure_memory
-    from .modes import MODE_TABLE, make_inputs, prepare_step
-    from .timing import StopRule, make_timer, run_timed, warm_up
+    from ..devices import get_backend
+    from ..models import model_spec
+    from .backends import step_backend
 
     cfg = job.config
     report: ProgressFn = progress or (lambda phase, n, total: None)
-    make_step = step_factory or prepare_step
     import_modules(cfg.import_modules)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device(job.device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)  # events and memory stats follow the current device
-        torch.backends.cudnn.benchmark = True  # autotuning runs during warm-up, as in timm
-    env = collect_environment(device.type, device.index or 0)
-    spec = model_spec(job.model)
-    frames, size = cfg.frames or spec.frames, cfg.size or spec.size
-    row = _measurement(job, env, frames, size, spec.in_chans)
-    input_shape = (spec.in_chans, frames, size, size)
-    model = prepared = None
+    device = get_backend(job.device)
+    device.set_current()  # events, streams and memory statistics follow the current device
+    out = _Outcome(settings={"device_config": device.configure()})
+    env = device.environment()
+    build = None
     try:
-        rule = StopRule(min_iters=cfg.iters, min_seconds=cfg.min_seconds, max_iters=cfg.max_iters)
+        choice = device.choose_precision(cfg.precision)
+        out.precision = choice.precision
+        out.settings["precision_choice"] = choice.reason
+        spec = model_spec(job.model)
+        input_shape = (spec.in_chans, cfg.frames or spec.frames, cfg.size or spec.size,
+                       cfg.size or spec.size)
         torch.manual_seed(cfg.seed)
-        timer = make_timer(device.type)
-        if job.runtime == "eager":
-            report("build", 0, None)
-            model = create_model(job.model, frames=frames, size=size).to(device)
-            if cfg.channels_last:
-                model = to_channels_last(model)  # 5-D and 4-D params by rank
-            if cfg.optimize:  # the deployment-speed form; --compile stays prepare_step's job
-                from ..optimization import optimize
-
-                report("optimize", 0, None)
-                model = optimize(model, inplace=True, input_shape=input_shape,
-                                 for_="training" if MODE_TABLE[job.mode].training
-                                 else "inference",
-                                 layout="channels_last" if cfg.channels_last else "auto")
-                row.settings["optimize"] = model.report.to_dict()
-
-            def build(batch: int):
-                x, target = make_inputs(input_shape, batch, model.num_classes, device,
-                                        channels_last=cfg.channels_last, seed=cfg.seed)
-                return make_step(model, job.mode, x, target, precision=cfg.precision,
-                                 compile=cfg.compile, sync=timer.synchronize)
-        else:  # time the exported artefact (exported and parity-checked here, untimed)
-            from ..export.runtime_step import prepare_runtime_step
-
-            def build(batch: int):
-                report("export", 0, None)
-                x, _ = make_inputs(input_shape, batch, 1, device, seed=cfg.seed)
-                prepared, facts = prepare_runtime_step(job.model, job.runtime, x, frames=frames,
-                                                       size=size, threads=cfg.threads,
-                                                       seed=cfg.seed)
-                row.settings["export"] = facts
-                return prepared
-
-        batch = job.batch_size
-        if cfg.fit_batch:
-            report("fit-batch", 0, None)
-
-            def probe(b: int) -> Callable[[], Any]:
-                prepared = build(b)
-
-                def run() -> None:
-                    with prepared.context():
-                        prepared.step()
-
-                return run
-
-            batch = fit_batch(probe, job.batch_size, device.type)
-            if batch == 0:  # even batch 1 does not fit
-                row.batch, row.status = 1, "oom"
-                return row
-            row.batch = batch
-
+        steps = step_backend(job.runtime, step_factory)
+        build, facts = steps.prepare(job, device, input_shape, choice.precision, report)
+        batch = _choose_batch(build, job, device, report) if cfg.fit_batch else job.batch_size
+        if batch == 0:  # even batch 1 does not fit
+            out.batch, out.status = 1, "oom"
+            return _row(job, env, out)
+        out.batch = batch
         report("flops", 0, None)
-        with torch.device("meta"):
-            meta_model = create_model(job.model, frames=frames, size=size)
-        training = MODE_TABLE[job.mode].training
-        if training:
-            meta_model.train()
-        row.gflops = count_flops(meta_model, (batch, *input_shape), backward=training).gflops
-        del meta_model
-
+        out.gflops = _count_flops(job, input_shape, batch)
         report("compile" if cfg.compile else "prepare", 0, None)
         prepared = build(batch)
-        row.compile_s = prepared.compile_s
-        with prepared.context():
-            warm_up(prepared.step, timer, cfg.warmup,
-                    on_iter=lambda n: report("warmup", n, cfg.warmup))
-            cpu0 = time.process_time()
-            timing = run_timed(prepared.step, timer, rule,
-                               on_iter=lambda n: report("timing", n, None))
-            row.cpu_s = time.process_time() - cpu0
-            report("memory", 0, cfg.memory_iters)
-
-            def memory_pass() -> None:
-                for _ in range(cfg.memory_iters):
-                    prepared.step()
-
-            mem = measure_memory(memory_pass, device.type, device_index=device.index or 0,
-                                 isolated=job.isolated)
-            if cfg.profile:  # after the memory pass, so the profiler's own memory is not in it
-                from .profile import profile_step
-
-                report("profile", 0, None)
-                row.profile = profile_step(prepared.step, device.type, sync=timer.synchronize)
-        stats = summarize(timing.samples_ms)
-        row.set_latency(stats, timing.samples_ms)
-        row.timed_s, row.timer = timing.wall_s, timer.kind
-        row.peak_mem_bytes, row.mem_kind, row.mem_detail = mem.peak_bytes, mem.kind, mem.detail
-        row.tflops = row.gflops / stats.median if stats.median > 0 else None
+        out.settings.update(facts)  # what building the step found (optimize report, export)
+        out.compile_s = prepared.compile_s
+        out.settings["grad_scaler"] = prepared.grad_scaler
+        out.timing, out.cpu_s, out.timer = _time(prepared, device, cfg, report)
+        report("memory", 0, cfg.memory_iters)
+        out.memory = _after_timing("memory", lambda: _memory_pass(prepared, device, job),
+                                   device, out)
+        if cfg.profile:
+            report("profile", 0, None)
+            out.profile = _after_timing("profile", lambda: _profile_pass(prepared, device),
+                                        device, out)
     except Exception as exc:
-        row.status = "oom" if is_oom(exc) else _error_status(exc)
+        out.status = "oom" if device.is_oom(exc) else _error_status(exc)
     finally:
-        model = prepared = None
-        _free(device.type)
+        build = prepared = None  # noqa: F841  free the model before the next job
+        device.free()
         report("done", 1, 1)
-    return row
+    return _row(job, env, out)
 
 
 # ---- subprocess isolation ---------------------------------------------------------------------
-
-def worker_env() -> dict[str, str]:
-    """The environment of worker processes: this litevid importable, and on Linux the glibc
-    malloc settings of ``environment.ALLOCATOR_ENV`` unless the user chose their own."""
-    from .environment import ALLOCATOR_ENV
-
-    env = dict(os.environ)
-    if sys.platform.startswith("linux"):
-        for key, value in ALLOCATOR_ENV.items():
-            env.setdefault(key, value)
-    # The worker must import this very litevid (also from a source tree without install).
-    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    return env
-
 
 def worker_environment(device: str) -> dict[str, Any]:
     """Environment record collected in a short-lived worker (keeps CUDA out of this process)."""
     dtype = device.split(":")[0]
     if dtype == "cpu":
-        from .environment import collect_environment
+        from ..devices import get_backend
 
-        return collect_environment("cpu")
+        return get_backend("cpu").environment()
     out = subprocess.run([sys.executable, "-m", "litevid.bench.worker", "--env", device],
                          capture_output=True, text=True, env=worker_env(), timeout=300)
     for line in out.stdout.splitlines():
@@ -446,7 +418,8 @@ def _phase_text(phase: str, n: int, total: int | None) -> str:
     return phase
 
 
-def run_bench(cfg: BenchConfig, *, progress: Any = None) -> list[Measurement]:
+def run_bench(cfg: BenchConfig, *, progress: Any = None,
+              deadline: float | None = None) -> list[Measurement]:
     """Run a benchmark sweep: resolve ``cfg`` for the device, run every job (in a worker process
     unless ``in_process``), write each row to the store as soon as it exists (and all rows to
     ``cfg.json``), and return the rows.
@@ -455,20 +428,26 @@ def run_bench(cfg: BenchConfig, *, progress: Any = None) -> list[Measurement]:
         cfg: the run configuration (``auto``/``None`` fields are resolved here).
         progress: a ``utils.console.JobProgress`` (default: live on a terminal, one plain line
             per finished job when stdout is not a terminal).
+        deadline: a ``time.monotonic()`` time after which no further job starts (a time-boxed
+            run such as ``tools/gpu_protocol.py``); the jobs left out have no row.
     """
     from pathlib import Path
 
+    from ..devices import backend_class, resolve_device
     from ..results.store import ResultStore
     from ..utils.console import JobProgress, make_console
     from ..utils.io import write_json
 
-    device = resolve_device(cfg.device)
+    import_modules(cfg.import_modules)
+    device = resolve_device(cfg.device)  # cuda -> cuda:N (no CUDA context in this process)
     cfg = cfg.resolved(device.split(":")[0])
     if cfg.json and not Path(cfg.json).resolve().parent.is_dir():
         raise FileNotFoundError(f"--json {cfg.json}: directory does not exist")
     jobs = plan_jobs(cfg, device)
     protocol = (f"warm-up {cfg.warmup}, timed runs >= {cfg.iters} and >= {cfg.min_seconds:g} s "
-                f"(max {cfg.max_iters}), {cfg.precision}"
+                f"(max {cfg.max_iters}), precision {cfg.precision}"
+                + (f" ({backend_class(device.split(':')[0]).AUTO_PRECISION})"
+                   if cfg.precision == "auto" else "")
                 + (", channels_last" if cfg.channels_last else "")
                 + (", compiled" if cfg.compile else "")
                 + ("" if cfg.in_process else ", one process per model/mode"))
@@ -478,6 +457,8 @@ def run_bench(cfg: BenchConfig, *, progress: Any = None) -> list[Measurement]:
     run = run_job if cfg.in_process else run_job_subprocess
     with ResultStore(cfg.db) as store, (progress or JobProgress(len(jobs))) as jp:
         for job in jobs:
+            if deadline is not None and time.monotonic() > deadline:
+                break
             jp.start(f"{job.model} {job.mode} b{job.batch_size}")
 
             def report(phase: str, n: int, total: int | None, job: Job = job) -> None:

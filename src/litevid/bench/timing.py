@@ -1,112 +1,25 @@
-"""Timers and the stopping rule of the timed loop.
+"""The timed loop and its stopping rule.
 
-The timed loop does nothing but call the step and read a clock: inputs are prepared, the model
-compiled and warmed up before it starts, and statistics are computed after it ends. Every
-per-iteration sample is kept (milliseconds).
-
-On CUDA a step is bracketed by CUDA events and synchronised on the end event, so a sample is the
-device time of one step including launch gaps, not the time to enqueue it. On CPU the step is
-synchronous and ``time.perf_counter`` is exact enough (sub-microsecond resolution).
+The timed loop does nothing but call the step and read the device's timer: inputs are prepared,
+the model compiled and warmed up before it starts, and statistics are computed after it ends.
+Every per-iteration sample is kept (milliseconds). The timer comes from the device backend
+(``litevid.devices``): CUDA events on the current stream, synchronised on the end event, on a
+GPU; ``time.perf_counter`` on the CPU (steps are synchronous there); the host clock between two
+synchronisations on MPS.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
-__all__ = [
-    "CudaEventTimer",
-    "PerfCounterTimer",
-    "StopRule",
-    "SyncPerfCounterTimer",
-    "Timer",
-    "TimingResult",
-    "make_timer",
-    "run_timed",
-    "warm_up",
-]
+if TYPE_CHECKING:
+    from ..devices import Timer
+
+__all__ = ["StopRule", "TimingResult", "run_timed", "warm_up"]
 
 Step = Callable[[], Any]
-
-
-class Timer(Protocol):
-    """Times one call of ``step`` and returns seconds."""
-
-    kind: str
-
-    def time_step(self, step: Step) -> float: ...
-
-    def synchronize(self) -> None: ...
-
-
-class PerfCounterTimer:
-    """Host clock for synchronous devices (CPU)."""
-
-    kind = "perf_counter"
-
-    def time_step(self, step: Step) -> float:
-        t0 = time.perf_counter()
-        step()
-        return time.perf_counter() - t0
-
-    def synchronize(self) -> None:
-        pass
-
-
-class SyncPerfCounterTimer:
-    """Host clock around a device synchronisation, for asynchronous devices without events (MPS)."""
-
-    kind = "synchronize+perf_counter"
-
-    def __init__(self, sync: Callable[[], None]) -> None:
-        self._sync = sync
-
-    def time_step(self, step: Step) -> float:
-        self._sync()
-        t0 = time.perf_counter()
-        step()
-        self._sync()
-        return time.perf_counter() - t0
-
-    def synchronize(self) -> None:
-        self._sync()
-
-
-class CudaEventTimer:
-    """CUDA events around the step; waits on the end event so the sample is complete."""
-
-    kind = "cuda_event"
-
-    def __init__(self) -> None:
-        import torch
-
-        self._torch = torch
-        self._start = torch.cuda.Event(enable_timing=True)
-        self._end = torch.cuda.Event(enable_timing=True)
-
-    def time_step(self, step: Step) -> float:
-        self._start.record()
-        step()
-        self._end.record()
-        self._end.synchronize()
-        return self._start.elapsed_time(self._end) / 1e3  # elapsed_time is in ms
-
-    def synchronize(self) -> None:
-        self._torch.cuda.synchronize()
-
-
-def make_timer(device_type: str) -> Timer:
-    """The right timer for ``device_type`` (``cpu``, ``cuda``, ``mps``)."""
-    if device_type == "cuda":
-        return CudaEventTimer()
-    if device_type == "mps":
-        import torch
-
-        return SyncPerfCounterTimer(torch.mps.synchronize)
-    if device_type == "cpu":
-        return PerfCounterTimer()
-    raise ValueError(f"no timer for device type {device_type!r} (cpu, cuda or mps)")
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,10 @@ def _emit(msg: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--env"]:
-        import torch
+        from ..devices import get_backend
 
-        from .environment import collect_environment
-
-        dev = torch.device(argv[1] if len(argv) > 1 else "cpu")
-        _emit({"event": "env", "env": collect_environment(dev.type, dev.index or 0)})
+        _emit({"event": "env", "env": get_backend(argv[1] if len(argv) > 1 else "cpu")
+               .environment()})
         return 0
     job = Job.from_dict(json.loads(sys.stdin.read()))
     last = [0.0, ""]

@@ -54,8 +54,8 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, model: str = "tsm_r50",
         A ``loader`` row: per-clip latency statistics, ``breakdown_ms`` (mean ms per stage),
         ``cpu_s`` and ``timed_s`` of the timed loop, the settings and the environment.
     """
-    from ..bench.environment import collect_environment
-    from ..bench.timing import PerfCounterTimer, StopRule, run_timed, warm_up
+    from ..bench.timing import StopRule, run_timed, warm_up
+    from ..devices import get_backend
     from ..models import model_spec
     from ..results.stats import summarize
 
@@ -101,7 +101,8 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, model: str = "tsm_r50",
             stage_ms[name].append(dt * 1e3)
         shape[:] = list(clip.shape)
 
-    timer = PerfCounterTimer()
+    cpu = get_backend("cpu")
+    timer = cpu.timer()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -122,7 +123,7 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, model: str = "tsm_r50",
         settings={"videos": paths, "clips": clips, "warmup": warmup, "train": train,
                   "augment": augment, "dataset": dataset, "short_side": transform.short_side,
                   "threads": 1, "seed": seed})
-    row.set_environment({**collect_environment("cpu"), "num_threads": 1})
+    row.set_environment({**cpu.environment(), "num_threads": 1})
     row.set_latency(summarize(timing.samples_ms), timing.samples_ms)
     row.timed_s, row.timer, row.cpu_s = timing.wall_s, timer.kind, cpu_s
     row.breakdown_ms = {name: sum(v) / len(v) for name, v in stage_ms.items()}

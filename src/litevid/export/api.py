@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
+from ..devices import get_backend
 from .formats import ExportError, Format, get_format
 from .wrappers import ClipModel, StreamStep, output_names
 
@@ -124,7 +125,8 @@ def _build(name: str, checkpoint: str | Path | None, frames: int | None, size: i
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"--checkpoint {path}: no such file")
-    loaded = load_for_inference(name, path, device=torch.device("cpu"), frames=frames, size=size)
+    loaded = load_for_inference(name, path, device=get_backend("cpu").device, frames=frames,
+                                size=size)  # exporters trace on the CPU
     model = loaded.model
     if stream:  # the same parameters in the causal variant
         causal = create_model(name, num_classes=loaded.num_classes, frames=loaded.frames,

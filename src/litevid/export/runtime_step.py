@@ -1,4 +1,4 @@
-"""The benchmark step of an exported artefact (``litevid bench --runtime onnxruntime|...``).
+"""The benchmark's step backend for exported artefacts (``litevid bench --runtime onnxruntime|...``).
 
 The model is exported at the job's input shape and batch, its parity checked (a failed check is
 an error row, never a latency), the artefact loaded by its runtime, and the step is one call of
@@ -16,15 +16,45 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
+from ..bench.environment import worker_env
 from ..bench.modes import PreparedStep
-from ..bench.runner import worker_env
 from .formats import ExportError, runtime_format
 
-__all__ = ["prepare_runtime_step"]
+if TYPE_CHECKING:
+    from ..bench.config import Job
+    from ..devices import DeviceBackend
+
+__all__ = ["RuntimeSteps", "prepare_runtime_step"]
+
+
+class RuntimeSteps:
+    """``bench.backends.StepBackend`` of an exported runtime: each ``build(batch)`` exports the
+    model at that batch (parity-checked, untimed) and returns one runtime call as the step."""
+
+    def __init__(self, runtime: str) -> None:
+        self.name = runtime
+
+    def prepare(self, job: Job, device: DeviceBackend, input_shape: tuple[int, ...],
+                precision: str, report: Callable[[str, int, int | None], None]
+                ) -> tuple[Callable[[int], PreparedStep], dict[str, Any]]:
+        from ..bench.modes import make_inputs
+
+        cfg, facts = job.config, {}
+        _, frames, size, _ = input_shape
+
+        def build(batch: int) -> PreparedStep:
+            report("export", 0, None)
+            x, _ = make_inputs(input_shape, batch, 1, device.device, seed=cfg.seed)
+            prepared, facts["export"] = prepare_runtime_step(
+                job.model, self.name, x, frames=frames, size=size, threads=cfg.threads,
+                seed=cfg.seed)
+            return prepared
+
+        return build, facts
 
 
 def prepare_runtime_step(name: str, runtime: str, x: torch.Tensor, *, frames: int, size: int,

@@ -25,12 +25,15 @@ applied):
 6. **Memory layout** by a measured rule (``choose_layout``): channels-last (``channels_last_3d``
    for 5-D tensors, ``channels_last`` for 4-D ones) when convolutions hold at least
    ``CONV_SHARE_FOR_CHANNELS_LAST`` of the model's multiply-adds; attention-only models stay
-   contiguous. The input is converted inside ``forward`` (that copy is part of every measurement).
+   contiguous. The rule was measured on CPU and is applied there only: on CUDA models stay
+   contiguous unless ``layout="channels_last"``. The input is converted inside ``forward`` (that
+   copy is part of every measurement).
 7. **Attention** already runs on ``F.scaled_dot_product_attention`` everywhere (``layers.sdpa``),
    which picks the fused flash / memory-efficient kernels on CUDA and the flash kernel on CPU; the
    report records it, nothing is rewritten.
 8. Optional ``torch.compile`` (inductor, CPU and CUDA) and, for single-clip inference on CUDA,
-   CUDA graphs (one capture per input shape, replayed; inputs are copied into the captured buffer).
+   CUDA graphs (``devices.cuda.CudaGraphReplay``: one capture per input shape, replayed; inputs
+   made inside or outside ``inference_mode`` are copied into the captured buffer).
 
 The result is an ``OptimizedModel`` wrapping a deep copy (the model passed in is not changed,
 unless ``inplace=True``).
@@ -48,14 +51,15 @@ import torch.nn as nn
 from .fuse import fold_batchnorm
 from .rewrite import inplace_activations, onednn_linears, ops_via_2d
 
-__all__ = ["CONV_SHARE_FOR_CHANNELS_LAST", "OptimizeReport", "OptimizedModel", "choose_layout",
-           "conv_share", "optimize"]
+__all__ = ["CONV_SHARE_FOR_CHANNELS_LAST", "LAYOUT_RULE_MEASURED_ON", "OptimizeReport",
+           "OptimizedModel", "choose_layout", "conv_share", "optimize"]
 
 # The layout rule's threshold. Measured on a 2-core EPYC (fp32, 16x224, single clip, eager):
 # every model whose convolutions hold more than half of its multiply-adds was faster in
 # channels-last, every attention-only model was not (docs/optimize.md has the table and the
 # command that reproduces it).
 CONV_SHARE_FOR_CHANNELS_LAST = 0.5
+LAYOUT_RULE_MEASURED_ON = ("cpu",)  # device types the rule was measured on
 FOR_CHOICES = ("inference", "training")
 
 
@@ -105,8 +109,13 @@ def conv_share(model: nn.Module, input_shape: tuple[int, ...]) -> float:
 
 
 def choose_layout(share: float, device_type: str) -> str:
-    """``channels_last`` or ``contiguous`` for a model with ``share`` of its FLOPs in convs."""
-    if device_type in ("cpu", "cuda") and share >= CONV_SHARE_FOR_CHANNELS_LAST:
+    """``channels_last`` or ``contiguous`` for a model with ``share`` of its FLOPs in convs.
+
+    The rule is applied only where it was measured (``LAYOUT_RULE_MEASURED_ON``): on other
+    devices (CUDA, MPS) the model stays contiguous until the rule has been measured there;
+    ``layout="channels_last"`` asks for it explicitly.
+    """
+    if device_type in LAYOUT_RULE_MEASURED_ON and share >= CONV_SHARE_FOR_CHANNELS_LAST:
         return "channels_last"
     return "contiguous"
 
@@ -117,43 +126,6 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
     if t.dim() == 4:
         return t.contiguous(memory_format=torch.channels_last)
     return t
-
-
-class _CudaGraphs:
-    """Replays one captured CUDA graph per input shape (single-clip inference on CUDA).
-
-    The first call with a shape warms up on a side stream, then captures ``fn`` reading a static
-    input buffer; later calls copy the input into that buffer and replay. Outputs are cloned, so
-    a caller can keep them across calls.
-    """
-
-    def __init__(self, fn: Callable[[torch.Tensor], Any], warmup: int = 3) -> None:
-        self.fn, self.warmup = fn, warmup
-        self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, torch.Tensor, Any]] = {}
-
-    def _capture(self, x: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, Any]:
-        static_x = x.clone()
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(self.warmup):
-                self.fn(static_x)
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            static_out = self.fn(static_x)
-        return graph, static_x, static_out
-
-    def __call__(self, x: torch.Tensor) -> Any:
-        key = (tuple(x.shape), x.dtype, x.device, x.stride())
-        if key not in self.graphs:
-            self.graphs[key] = self._capture(x)
-        graph, static_x, static_out = self.graphs[key]
-        static_x.copy_(x)
-        graph.replay()
-        if isinstance(static_out, dict):
-            return {k: v.clone() for k, v in static_out.items()}
-        return static_out.clone()
 
 
 class OptimizedModel(nn.Module):
@@ -276,7 +248,9 @@ def optimize(model: nn.Module, *, for_: str = "inference", compile: bool = False
     if compile:
         fn = torch.compile(out)
     if cuda_graphs:
-        fn = _CudaGraphs(fn)
+        from ..devices import get_backend
+
+        fn = get_backend(str(device)).graph_replay(fn)
     result = OptimizedModel(out, report, fn)
     result.train(for_ == "training")
     return result

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 __all__ = ["ENV_FIELDS", "ROW_TYPES", "Evaluation", "Measurement", "Row", "now_utc", "sql_columns"]
 
-# Environment fields copied from ``bench.environment.collect_environment`` into every row.
+# Environment fields copied from a device backend's ``environment()`` into every row.
 ENV_FIELDS = ("device_type", "device_name", "cpu_model", "hostname", "torch_version",
               "cuda_version", "cudnn_version", "num_threads", "litevid_version", "git_rev")
 
@@ -133,13 +133,17 @@ class Measurement(Row):
     gflops: float | None = None
     tflops: float | None = None  # gflops / median, same convention
     peak_mem_bytes: int | None = None
-    mem_kind: str | None = None  # what peak_mem_bytes is (see litevid.bench.memory)
+    mem_kind: str | None = None  # what peak_mem_bytes is (the device backend's measure_memory)
     mem_detail: dict[str, Any] | None = None  # JSON
     samples_ms: list[float] | None = None  # JSON: every timed iteration
     breakdown_ms: dict[str, float] | None = None  # JSON: mean ms per stage (loader, predict)
     # JSON (``litevid bench --profile``): the top operators by self time over a few extra steps,
     # each ``{"op", "calls", "self_ms", "self_pct", "total_ms"}`` per step.
     profile: list[dict[str, Any]] | None = None
+    # JSON: passes after the timed loop that failed, e.g. ``{"memory": "oom"}``; the latency of
+    # such a row was measured in full and stands (status stays ``ok``), the failed pass's
+    # numbers are missing.
+    pass_errors: dict[str, str] | None = None
 
     def set_latency(self, stats: Any, samples_ms: list[float]) -> None:
         """Fill the statistics from a ``results.stats.LatencyStats`` of ``samples_ms``."""

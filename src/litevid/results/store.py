@@ -37,6 +37,8 @@ SCHEMA_HISTORY: dict[int, str] = {
        "torchscript-lite, coreml, or an imported phone runtime name); older rows are eager",
     5: "measurements.optimized (the litevid.optimize form was timed; older rows: the plain model) "
        "and measurements.profile (JSON top operators by self time, litevid bench --profile)",
+    6: "measurements.pass_errors (JSON: a memory or profile pass that failed after the timing, "
+       "which the row keeps)",
 }
 SCHEMA_VERSION = max(SCHEMA_HISTORY)
 # MIGRATIONS[v]: SQL run when upgrading to version v, after the missing columns were added.

@@ -7,7 +7,8 @@ from typing import Any
 
 from .query import EAGER, relative_latency, runtime_of, vs_eager
 
-__all__ = ["evaluation_table", "fmt_bytes", "measurement_table", "mem_label", "settings_label"]
+__all__ = ["evaluation_table", "fmt_bytes", "measurement_table", "mem_label", "settings_label",
+           "status_label"]
 
 
 def fmt_bytes(n: int | None) -> str:
@@ -27,6 +28,15 @@ def mem_label(row: dict[str, Any]) -> str:
     if kind.startswith("cpu"):
         return "RSS"
     return kind.split(":")[0] if kind else ""
+
+
+def status_label(row: dict[str, Any]) -> str:
+    """The row's status, with the passes after the timing that failed (``ok; memory pass:
+    oom``)."""
+    text = row.get("status") or ""
+    for name, why in (row.get("pass_errors") or {}).items():
+        text += f"; {name} pass: {why}"
+    return text
 
 
 def _num(v: float | None, fmt: str) -> str:
@@ -86,7 +96,7 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
                  "CV": cv_txt, "relative": "-" if rel_v is None else f"{rel_v:.2f}",
                  "vs eager": _num(ratio.get(r.get("uid")), ".2f"), "peak mem": mem,
                  "GFLOPs": _num(r.get("gflops"), ".1f"), "TFLOP/s": _num(r.get("tflops"), ".3f"),
-                 "status": r.get("status") or ""}
+                 "status": status_label(r)}
         table.add_row(*(cells[c] for c in cols))
     return table
 

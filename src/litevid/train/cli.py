@@ -41,7 +41,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .data import eval_loader, model_heads
     from .distributed import DistContext
     from .evaluate import evaluate, store_evaluation, write_outputs
-    from .loop import resolve_precision
     from .predict import load_for_inference, read_training_checkpoint
 
     dist = DistContext.from_env(args.device)
@@ -58,7 +57,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     loaded = load_for_inference(args.model, args.checkpoint, device=dist.device,
                                 num_classes=heads, frames=ds.frames, size=ds.size,
                                 preloaded=meta)
-    precision = resolve_precision(args.precision, dist.device)
+    precision = dist.backend.choose_precision(args.precision).precision
     aug = ds.batch_transform.to(dist.device).eval() if ds.batch_transform is not None else None
     loader = eval_loader(ds, batch_size=args.batch_size, workers=args.workers, dist=dist)
     ev, wall = evaluate(loaded.model, loader, heads=heads, dist=dist,
@@ -75,7 +74,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     store_evaluation(
         ev, args.db, model=args.model, dataset=args.dataset, split=args.split, frames=ds.frames,
         size=ds.size, precision=precision, eval_wall_s=wall, checkpoint=args.checkpoint,
-        annotations=args.annotations, device=dist.device,
+        annotations=args.annotations, device=dist.backend,
         training={**ckpt.get("state", {}), "world_size": ckpt.get("world_size"),
                   "device_type": ckpt.get("device_type")},
         settings={"eval_args": {k: v for k, v in vars(args).items() if k != "func"},
@@ -92,14 +91,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from ..bench.environment import collect_environment
+    from ..devices import get_backend
     from ..results import Measurement, ResultStore
     from ..results.stats import summarize
-    from .distributed import _pick_device
     from .predict import load_for_inference, predict_files, read_label_file
 
-    device = _pick_device(args.device, 0, 1)
-    loaded = load_for_inference(args.model, args.checkpoint, device=device,
+    device = get_backend(args.device)
+    device.set_current()  # cuda:N: N's streams, and synchronize() waits for N
+    loaded = load_for_inference(args.model, args.checkpoint, device=device.device,
                                 num_classes=args.num_classes, frames=args.frames, size=args.size)
     classes = None
     if args.labels:
@@ -110,7 +109,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.labels}: {len(names)} class names, the model has {width} "
                              "classes")
         classes = {"label": names}
-    results = predict_files(loaded, args.videos, classes=classes, top=args.top)
+    results = predict_files(loaded, args.videos, device=device, classes=classes, top=args.top)
     ok = [r for r in results if "error" not in r]
     for r in results:
         if "error" in r:
@@ -131,9 +130,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             settings={"videos": [r["video"] for r in ok], "checkpoint": str(args.checkpoint),
                       "stages": "decode (open, sample, decode+resize), preprocess (crop, "
                                 "normalise, to device), model (forward)"})
-        row.set_environment(collect_environment(device.type, device.index or 0))
+        row.set_environment(device.environment())
         row.set_latency(summarize(totals), totals)
-        row.timer = "perf_counter" + ("+synchronize" if device.type == "cuda" else "")
+        row.timer = device.host_timer().kind
         row.breakdown_ms = {k: sum(r["ms"][k] for r in ok) / len(ok)
                             for k in ("decode", "preprocess", "model")}
         with ResultStore(args.db) as store:

@@ -72,7 +72,7 @@ def train_loader(dataset: SeededClips, *, epoch: int, batch_size: int, workers: 
     sampler.set_epoch(epoch)
     loader = DataLoader(
         dataset, batch_size=batch_size, sampler=SkipSampler(sampler, skip_batches * batch_size),
-        num_workers=workers, pin_memory=dist.device.type == "cuda", drop_last=True,
+        num_workers=workers, pin_memory=dist.backend.pin_memory, drop_last=True,
         generator=torch.Generator().manual_seed(_mix(seed, epoch, 1)),
         persistent_workers=False)
     return loader, len(sampler) // batch_size
@@ -83,7 +83,7 @@ def eval_loader(dataset: Dataset, *, batch_size: int, workers: int,
     """Every clip once over all ranks, in order (``ShardSampler``)."""
     sampler = ShardSampler(len(dataset), dist.rank, dist.world_size)  # type: ignore[arg-type]
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=dist.device.type == "cuda",
+                      pin_memory=dist.backend.pin_memory,
                       generator=torch.Generator().manual_seed(0))
 
 

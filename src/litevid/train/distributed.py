@@ -2,9 +2,11 @@
 
 ``torchrun --nproc_per_node=N -m litevid train ...`` (or ``--nnodes``/``--rdzv-endpoint`` for
 several machines) starts N processes with ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` set;
-``DistContext.from_env`` joins the process group (NCCL on GPUs, gloo on CPU) and every process
-trains on its shard. Without those variables it is a single process and nothing is initialised.
-Only rank 0 writes files, logs and results.
+``DistContext.from_env`` resolves each process's device through ``litevid.devices`` (``auto`` /
+``cuda`` -> ``cuda:<LOCAL_RANK>``), makes it current, joins the process group with the device
+backend's choice (NCCL on GPUs, gloo on CPU) and every process trains on its shard. Without
+those variables it is a single process and nothing is initialised. Only rank 0 writes files,
+logs and results.
 """
 
 from __future__ import annotations
@@ -17,17 +19,24 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from ..devices import DeviceBackend, get_backend
+
 __all__ = ["DistContext", "ShardSampler", "SkipSampler"]
 
 
 @dataclass
 class DistContext:
-    """Where this process stands: rank, world size, its device."""
+    """Where this process stands: rank, world size, its device backend."""
 
+    backend: DeviceBackend
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+
+    @property
+    def device(self) -> torch.device:
+        """Where this process's tensors go."""
+        return self.backend.device
 
     @property
     def enabled(self) -> bool:
@@ -43,18 +52,16 @@ class DistContext:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", "0"))
-        dev = _pick_device(device, local, world)
+        backend = get_backend(device, local_rank=local if world > 1 else None, world_size=world)
+        backend.set_current()
         if world > 1 and not dist.is_initialized():
-            backend = "nccl" if dev.type == "cuda" else "gloo"
-            if dev.type == "cuda":
-                torch.cuda.set_device(dev)
-            dist.init_process_group(backend=backend)
-        return cls(rank=rank, world_size=world, local_rank=local, device=dev)
+            dist.init_process_group(backend=backend.dist_backend)
+        return cls(backend=backend, rank=rank, world_size=world, local_rank=local)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Sum ``tensor`` over ranks in place (moved to the backend's device and back)."""
+        """Sum ``tensor`` over ranks in place (on this process's device, and back)."""
         if self.enabled:
-            work = tensor.to(self.device) if self.device.type == "cuda" else tensor
+            work = tensor.to(self.device)
             dist.all_reduce(work, op=dist.ReduceOp.SUM)
             if work is not tensor:
                 tensor.copy_(work.to(tensor.device))
@@ -83,23 +90,6 @@ class DistContext:
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def _pick_device(device: str, local_rank: int, world: int) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        if world == 1 and getattr(torch.backends, "mps", None) is not None and \
-                torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available in this torch build/machine")
-        if dev.index is None:
-            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
-    return dev
 
 
 class ShardSampler(Sampler[int]):

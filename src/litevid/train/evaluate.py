@@ -11,17 +11,19 @@ import csv
 import io
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from ..bench.modes import autocast_context
 from ..utils.io import atomic_write
 from .data import clip_ids
 from .distributed import DistContext
 from .metrics import Evaluator
+
+if TYPE_CHECKING:
+    from ..devices import DeviceBackend
 
 __all__ = ["evaluate", "store_evaluation", "to_device", "write_outputs"]
 
@@ -54,7 +56,7 @@ def evaluate(model: nn.Module, loader: DataLoader, *, heads: int | Mapping[str, 
         clips = clips.to(device, non_blocking=True)
         if batch_transform is not None:
             clips = batch_transform(clips)
-        with autocast_context(device.type, precision):
+        with dist.backend.autocast(precision):
             out = model(clips)
         ids = clip_ids(loader.dataset, order[pos:pos + clips.shape[0]])
         ev.add(out, to_device(target, device), ids)
@@ -109,7 +111,7 @@ def write_outputs(ev: Evaluator, out_dir: str | Path, classes: Mapping[str, list
 
 def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str, split: str,
                      frames: int, size: int, precision: str, eval_wall_s: float,
-                     checkpoint: str | Path, annotations: str | None, device: torch.device,
+                     checkpoint: str | Path, annotations: str | None, device: DeviceBackend,
                      training: Mapping[str, Any], settings: dict[str, Any]) -> Any:
     """Write one ``Evaluation`` row (metrics, training cost, hashes, environment) to ``db``.
 
@@ -117,7 +119,6 @@ def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str,
     ``time_to_best_s``, ``world_size`` and ``device_type`` (missing keys stay empty, as for a
     plain state dict).
     """
-    from ..bench.environment import collect_environment
     from ..results import Evaluation, ResultStore
     from .checkpoint import file_sha256
 
@@ -135,7 +136,7 @@ def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str,
         world_size=world, eval_wall_s=eval_wall_s, checkpoint=str(checkpoint),
         checkpoint_sha256=file_sha256(checkpoint), annotations=annotations,
         annotations_sha256=file_sha256(annotations) if annotations else None, settings=settings)
-    row.set_environment(collect_environment(device.type, device.index or 0))
+    row.set_environment(device.environment())
     with ResultStore(db) as store:
         store.insert(row)
     return row

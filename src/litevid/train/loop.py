@@ -29,7 +29,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import __version__
-from ..bench.modes import autocast_context
 from ..utils.registry import import_modules
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig, accumulation_steps, apply_dataset_defaults
@@ -39,8 +38,7 @@ from .evaluate import evaluate, store_evaluation, to_device, write_outputs
 from .metrics import IGNORE_INDEX
 
 __all__ = ["NonFiniteLoss", "RunState", "Trainer", "loss_fn", "lr_exhausted",
-           "plateau_scheduler", "resolve_precision"]
-
+           "plateau_scheduler"]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -60,16 +58,6 @@ class RunState:
     elapsed_s: float = 0.0  # training wall time over all sessions (evaluations included)
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` -> bf16 autocast on a CUDA GPU that has it, else fp16 (with loss scaling); fp32
-    elsewhere. Explicit amp precisions on CPU are allowed (bf16 autocast runs there)."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "amp-bf16" if torch.cuda.is_bf16_supported() else "amp-fp16"
-    return "fp32"
 
 
 def loss_fn(out: torch.Tensor | Mapping[str, torch.Tensor],
@@ -139,17 +127,15 @@ class Trainer:
         if resumed is not None:
             self._check_resume(resumed)
         self.dist = DistContext.from_env(cfg.device)
-        dev = self.dist.device
+        backend, dev = self.dist.backend, self.dist.device
         torch.manual_seed(cfg.seed)
+        backend.configure(deterministic=cfg.deterministic)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        elif dev.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         self.spec = model_spec(cfg.model)
         dspec = dataset_spec(cfg.dataset)
-        self.precision = resolve_precision(cfg.precision, dev)
+        self.precision_choice = backend.choose_precision(cfg.precision)
+        self.precision = self.precision_choice.precision
         self.accum = accumulation_steps(cfg.effective_batch, cfg.batch_size, self.dist.world_size)
         self.out = Path(cfg.out) if cfg.out else (
             Path(cfg.resume).parent if cfg.resume else Path(f"runs/{cfg.model}-{cfg.dataset}"))
@@ -194,7 +180,7 @@ class Trainer:
         self.ddp: nn.Module = self.model
         if self.dist.enabled:
             self.ddp = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
+                self.model, device_ids=None if dev.index is None else [dev.index])
         self.train_aug = (train_ds.batch_transform.to(dev)
                           if getattr(train_ds, "batch_transform", None) is not None else None)
         self.val_aug = (self.val_ds.batch_transform.to(dev).eval()
@@ -207,7 +193,7 @@ class Trainer:
             self.optimizer = torch.optim.SGD(groups, lr=self.lr, momentum=cfg.momentum,
                                              nesterov=True)
         self.scheduler = plateau_scheduler(self.optimizer, cfg)
-        self.scaler = torch.amp.GradScaler(dev.type, enabled=self.precision == "amp-fp16")
+        self.scaler = backend.grad_scaler(self.precision, always=True)  # enabled for fp16 only
         self.val_loader = eval_loader(self.val_ds, batch_size=cfg.batch_size,
                                       workers=self.workers, dist=self.dist)
         self.tb = None
@@ -251,11 +237,33 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.state = RunState(**ckpt["state"])
-        restore_rng(ckpt["rng"])
+        restore_rng(self._rng_to_restore(ckpt), self.dist.backend)
         self._log({"event": "resumed", "from": str(self.cfg.resume), "epoch": self.state.epoch,
                    "step": self.state.step, "batch_in_epoch": self.state.batch_in_epoch})
         self._say(f"resumed from {self.cfg.resume}: epoch {self.state.epoch}, step "
                   f"{self.state.step}, {self.state.batch_in_epoch} micro-batches into the epoch")
+
+    def _rng_to_restore(self, ckpt: dict[str, Any]) -> dict[str, Any]:
+        """This rank's saved RNG states. A run saved by N processes resumes exactly with N; with
+        another number it resumes only from an epoch boundary (the shard each process has
+        seen depends on N), with rank 0's streams on every rank, which is said."""
+        saved_world = int(ckpt.get("world_size") or 1)
+        per_rank = ckpt.get("rng_per_rank") or [ckpt["rng"]]
+        world, rank = self.dist.world_size, self.dist.rank
+        if saved_world == world and len(per_rank) == world:
+            return per_rank[rank]
+        if saved_world != world and self.state.batch_in_epoch:
+            raise ValueError(
+                f"{self.cfg.resume}: saved by {saved_world} process(es) "
+                f"{self.state.batch_in_epoch} micro-batches into epoch {self.state.epoch + 1}; "
+                f"which clips each process has trained on depends on the number of processes, "
+                f"so it resumes exactly only with {saved_world} (torchrun --nproc_per_node="
+                f"{saved_world}, one GPU each), or from a checkpoint saved at the end of an epoch")
+        if saved_world != world:
+            self._say(f"note: {self.cfg.resume} was saved by {saved_world} process(es), resumed "
+                      f"with {world}: continuing at the epoch boundary with rank 0's random "
+                      f"streams on every rank (not bit-identical to a {saved_world}-process run)")
+        return per_rank[0]
 
     # ---- output ------------------------------------------------------------------------------
 
@@ -279,6 +287,8 @@ class Trainer:
         return self.state.elapsed_s + time.monotonic() - self._session_t0
 
     def _checkpoint(self, path: Path) -> None:
+        """Every rank calls this (its RNG states are gathered); rank 0 writes."""
+        rng = self.dist.gather_objects(capture_rng(self.dist.backend))
         if not self.dist.is_main:
             return
         state = RunState(**{**asdict(self.state), "elapsed_s": self._elapsed()})
@@ -286,9 +296,10 @@ class Trainer:
             "litevid_version": __version__, "model_name": self.cfg.model,
             "num_classes": self.heads, "classes": self.classes, "config": self.cfg.to_dict(),
             "frames": self.frames, "size": self.size, "world_size": self.dist.world_size,
-            "device_type": self.dist.device.type, "model": self.model.state_dict(),
+            "device_type": self.dist.backend.type, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": capture_rng(), "state": asdict(state)})
+            "scaler": self.scaler.state_dict(), "rng": rng[0], "rng_per_rank": rng,
+            "state": asdict(state)})
 
     # ---- the run -----------------------------------------------------------------------------
 
@@ -299,7 +310,7 @@ class Trainer:
         cfg, st = self.cfg, self.state
         self._say(f"litevid train: {cfg.model} on {cfg.dataset} ({len(self.train_ds)} train / "
                   f"{len(self.val_ds)} val clips, {self.frames}x{self.size}px), "
-                  f"{self.dist.world_size} x {self.dist.device} {self.precision}, batch "
+                  f"{self.dist.world_size} x {self.dist.backend.name} {self.precision}, batch "
                   f"{cfg.batch_size} x {self.accum} accumulation x {self.dist.world_size} = "
                   f"{cfg.effective_batch}, {cfg.optimizer} lr {self.lr:g}, "
                   f"{self.steps_per_epoch} steps/epoch, up to {cfg.epochs} epochs -> {self.out}")
@@ -310,7 +321,8 @@ class Trainer:
                       + " (flags override them)")
         self._log({"event": "start", "config": cfg.to_dict(), "accumulation": self.accum,
                    "world_size": self.dist.world_size, "precision": self.precision,
-                   "device": str(self.dist.device), "lr": self.lr, "workers": self.workers})
+                   "precision_choice": self.precision_choice.reason,
+                   "device": self.dist.backend.name, "lr": self.lr, "workers": self.workers})
         progress = self.progress or JobProgress(cfg.epochs, live=None if self.dist.is_main
                                                 else False)
         last_eval = None
@@ -395,7 +407,7 @@ class Trainer:
             sync = boundary or not self.dist.enabled
             ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
             with ctx:
-                with autocast_context(dev.type, self.precision):
+                with self.dist.backend.autocast(self.precision):
                     loss = loss_fn(self.ddp(clips), target) / self.accum
                 self.scaler.scale(loss).backward()
             loss_sum += loss.detach()
@@ -440,23 +452,23 @@ class Trainer:
                 "skipped": skipped}
 
     def _save_best(self, ev: Any) -> None:
-        if not self.dist.is_main:
-            return
-        self._checkpoint(self.out / "best.pt")
-        write_outputs(ev, self.out, self.classes, prefix="best_")
+        self._checkpoint(self.out / "best.pt")  # on every rank: it gathers their RNG states
+        if self.dist.is_main:
+            write_outputs(ev, self.out, self.classes, prefix="best_")
 
     def _store(self, best: tuple[Any, float]) -> Any:
         ev, eval_s = best
-        st, cfg, dev = self.state, self.cfg, self.dist.device
+        st, cfg, backend = self.state, self.cfg, self.dist.backend
         row = store_evaluation(
             ev, cfg.db, model=cfg.model, dataset=cfg.dataset, split="val", frames=self.frames,
             size=self.size, precision=self.precision, eval_wall_s=eval_s,
-            checkpoint=self.out / "best.pt", annotations=cfg.val_annotations, device=dev,
+            checkpoint=self.out / "best.pt", annotations=cfg.val_annotations, device=backend,
             training={"epoch": st.epoch, "best_epoch": st.best_epoch,
                       "elapsed_s": self._elapsed(), "time_to_best_s": st.time_to_best_s,
-                      "world_size": self.dist.world_size, "device_type": dev.type},
+                      "world_size": self.dist.world_size, "device_type": backend.type},
             settings={"train_config": cfg.to_dict(), "accumulation": self.accum,
-                      "stop_reason": st.stop_reason})
+                      "stop_reason": st.stop_reason,
+                      "precision_choice": self.precision_choice.reason})
         self._say(f"evaluation row written to {cfg.db}: top-1 {row.top1:.4f}, top-5 "
                   f"{row.top5:.4f}, mean class accuracy {row.mean_class_acc:.4f}")
         return row

@@ -14,10 +14,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 import torch.nn as nn
+
+if TYPE_CHECKING:
+    from ..devices import DeviceBackend
 
 __all__ = ["LoadedModel", "load_for_inference", "predict_files", "read_label_file",
            "read_training_checkpoint"]
@@ -116,11 +119,13 @@ def read_label_file(path: str | Path) -> list[str]:
     return names
 
 
-def predict_files(loaded: LoadedModel, videos: Sequence[str | Path], *,
+def predict_files(loaded: LoadedModel, videos: Sequence[str | Path], *, device: DeviceBackend,
                   classes: Mapping[str, list[str]] | None = None, top: int = 5
                   ) -> list[dict[str, Any]]:
     """Top-``top`` classes of each file and its stage times (ms): decode, preprocess, model.
 
+    ``device`` is the backend the model is on (made current by the caller): each stage ends
+    with its synchronisation, so "model" is the forward pass's device time, not its launch.
     A file that cannot be opened or decoded gives an entry with ``error`` (naming the file)
     and the others go on.
     """
@@ -131,11 +136,10 @@ def predict_files(loaded: LoadedModel, videos: Sequence[str | Path], *,
 
     spec = model_spec(loaded.name)
     transform = ClipTransform(loaded.size, train=False, flip=False, mean=spec.mean, std=spec.std)
-    device = next(loaded.model.parameters()).device
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = device.synchronize
     with torch.inference_mode():  # warm-up: lazy init and allocator growth are not charged
         loaded.model(torch.zeros(1, spec.in_chans, loaded.frames, loaded.size, loaded.size,
-                                 device=device))
+                                 device=device.device))
     sync()
     names = dict(classes or loaded.classes or {})
     results = []
@@ -148,7 +152,7 @@ def predict_files(loaded: LoadedModel, videos: Sequence[str | Path], *,
                 idx = info.first_index + sample_indices(info.frames, loaded.frames, train=False)
                 raw = v.read(idx, short_side=transform.short_side)
             t1 = time.perf_counter()
-            clip = transform(raw)[None].to(device)  # (1, C, T, H, W)
+            clip = transform(raw)[None].to(device.device)  # (1, C, T, H, W)
             sync()
             t2 = time.perf_counter()
             with torch.inference_mode():
