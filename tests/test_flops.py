@@ -56,3 +56,16 @@ def test_gflops_of_a_paper_model_on_meta():
         model = litevid.create_model("tsm_r50")
     # MODELS.md: 65.4 GFLOPs at 16x224x224 (TSM paper: 65 G for 16 frames).
     assert litevid.count_flops(model, (1, 3, 16, 224, 224)).gflops == pytest.approx(65.4, abs=0.1)
+
+
+def test_grouped_conv_backward_counts_each_group_once():
+    """torch's counter counts a grouped conv's weight gradient as if it were dense (``groups``
+    times too much); litevid's count is forward-sized for the weight and input gradients."""
+    for groups in (1, 4, 16):
+        conv = nn.Conv3d(16, 16, 3, padding=1, groups=groups)
+        fwd = litevid.count_flops(conv, (2, 16, 4, 8, 8)).total
+        # input without grad: forward + weight gradient = 2 x forward, whatever the groups
+        assert litevid.count_flops(conv, (2, 16, 4, 8, 8), backward=True).total == 2 * fwd
+        net = nn.Sequential(nn.Conv3d(16, 16, 1), conv)  # the depthwise input needs a gradient
+        both = litevid.count_flops(net, (2, 16, 4, 8, 8), backward=True).total
+        assert both == 2 * litevid.count_flops(net[0], (2, 16, 4, 8, 8)).total + 3 * fwd
