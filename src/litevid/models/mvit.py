@@ -29,7 +29,8 @@ from ..layers.weight_init import init_transformer_weights
 from ._base import VideoModel
 from ._registry import InitSpec, ModelSpec, register_model
 
-__all__ = ["MViT", "MultiScaleBlock", "MultiScaleAttention", "AttentionPool"]
+__all__ = ["MVIT_B_16X4", "AttentionPool", "MViT", "MultiScaleAttention", "MultiScaleBlock",
+           "mvit_b"]
 
 Size3 = tuple[int, int, int]
 _norm = partial(nn.LayerNorm, eps=1e-6)
@@ -258,3 +259,17 @@ def mvit_s(*, frames: int = 16, size: int = 224, **kwargs) -> MViT:
     model_args = dict(embed_dim=128, depth=16, num_heads=1, patch_kernel=(3, 8, 8),
                       patch_stride=(2, 8, 8), patch_padding=(1, 3, 3), stride_kv=(1, 4, 4))
     return MViT(frames=frames, size=size, **dict(model_args, **kwargs))
+
+
+# MViT-B 16x4 (MViT paper, Table 3a): the configuration torchvision's ``mvit_v1_b`` builds
+# (36,610,672 parameters with 400 classes, here and there). Not a model of the study, so not
+# registered: ``tools/gpu_protocol.py`` times it against torchvision's implementation.
+MVIT_B_16X4 = dict(embed_dim=96, depth=16, num_heads=1, patch_kernel=(3, 7, 7),
+                   patch_stride=(2, 4, 4), patch_padding=(1, 3, 3),
+                   dim_mul={1: 2.0, 3: 2.0, 14: 2.0},
+                   stride_q={1: (1, 2, 2), 3: (1, 2, 2), 14: (1, 2, 2)}, stride_kv=(1, 8, 8))
+
+
+def mvit_b(*, frames: int = 16, size: int = 224, **kwargs) -> MViT:
+    """The ``MViT`` class in the MViT-B 16x4 configuration (unregistered, see ``MVIT_B_16X4``)."""
+    return MViT(frames=frames, size=size, **dict(MVIT_B_16X4, **kwargs))
