@@ -154,12 +154,12 @@ def bench(plan: Plan, device_name: str, out: Path, deadline: float) -> dict[str,
         rows += run_bench(cfg, deadline=deadline)
     done = {(r.model, r.mode) for r in rows}
     results: dict[str, Any] = {}
-    results["rows"] = [{k: r.to_dict()[k] for k in (
-        "model", "mode", "batch", "status", "precision", "median_ms", "mean_ms", "p90_ms", "cv",
-        "n", "gflops", "tflops", "peak_mem_bytes", "mem_kind", "pass_errors")}
-        | {"nvml_process_bytes": (r.mem_detail or {}).get("nvml_process_bytes"),
-           "peak_allocated_bytes": (r.mem_detail or {}).get("peak_allocated_bytes")}
-        for r in rows]
+    keep = ("model", "mode", "batch", "status", "precision", "median_ms", "mean_ms", "p90_ms",
+            "cv", "n", "gflops", "tflops", "peak_mem_bytes", "mem_kind", "pass_errors")
+    results["rows"] = [{k: getattr(r, k) for k in keep}
+                       | {k: (r.mem_detail or {}).get(k)
+                          for k in ("nvml_process_bytes", "peak_allocated_bytes")}
+                       for r in rows]
     results["skipped_for_time"] = [f"{m} {mode}" for m, mode in planned if (m, mode) not in done]
     return results
 
@@ -168,17 +168,15 @@ def _time_module(model: Any, mode: str, batch: int, plan: Plan, device: Any,
                  precision: str) -> dict[str, Any]:
     """Median ms of ``model`` in ``mode`` with the bench's step and timer."""
     from litevid.bench.modes import make_inputs, prepare_step
-    from litevid.bench.timing import StopRule, run_timed, warm_up
+    from litevid.bench.timing import StopRule, time_prepared
     from litevid.results.stats import summarize
 
     model = model.to(device.device)
     x, target = make_inputs((3, plan.frames, plan.size, plan.size), batch, 400, device.device)
     prepared = prepare_step(model, mode, x, target, device=device, precision=precision)
-    timer = device.timer()
     rule = StopRule(min_iters=plan.peer_iters, min_seconds=0, max_iters=plan.peer_iters)
-    with prepared.context():
-        warm_up(prepared.step, timer, plan.peer_warmup)
-        stats = summarize(run_timed(prepared.step, timer, rule).samples_ms)
+    timing, _, _ = time_prepared(prepared, device, plan.peer_warmup, rule)
+    stats = summarize(timing.samples_ms)
     return {"median_ms": stats.median, "cv": stats.cv, "n": stats.n}
 
 

@@ -234,21 +234,6 @@ def _count_flops(job: Job, input_shape: tuple[int, ...], batch: int) -> float:
     return count_flops(meta_model, (batch, *input_shape), backward=training).gflops
 
 
-def _time(prepared: PreparedStep, device: DeviceBackend, cfg: BenchConfig,
-          report: ProgressFn) -> tuple[TimingResult, float, str]:
-    """Warm-up, then the timed loop: ``(timing, CPU seconds of the loop, timer kind)``."""
-    from .timing import StopRule, run_timed, warm_up
-
-    rule = StopRule(min_iters=cfg.iters, min_seconds=cfg.min_seconds, max_iters=cfg.max_iters)
-    timer = device.timer()
-    with prepared.context():
-        warm_up(prepared.step, timer, cfg.warmup, on_iter=lambda n: report("warmup", n, cfg.warmup))
-        cpu0 = time.process_time()
-        timing = run_timed(prepared.step, timer, rule, on_iter=lambda n: report("timing", n, None))
-        cpu_s = time.process_time() - cpu0
-    return timing, cpu_s, timer.kind
-
-
 def _memory_pass(prepared: PreparedStep, device: DeviceBackend, job: Job) -> MemoryResult:
     """``memory_iters`` more steps, measured by the device's memory tracker (its own pass)."""
     iters = job.config.memory_iters
@@ -296,6 +281,7 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
     from ..devices import get_backend
     from ..models import model_spec
     from .backends import step_backend
+    from .timing import StopRule, time_prepared
 
     cfg = job.config
     report: ProgressFn = progress or (lambda phase, n, total: None)
@@ -329,7 +315,10 @@ def run_job(job: Job, progress: ProgressFn | None = None, *,
         out.settings.update(facts)  # what building the step found (optimize report, export)
         out.compile_s = prepared.compile_s
         out.settings["grad_scaler"] = prepared.grad_scaler
-        out.timing, out.cpu_s, out.timer = _time(prepared, device, cfg, report)
+        rule = StopRule(min_iters=cfg.iters, min_seconds=cfg.min_seconds,
+                        max_iters=cfg.max_iters)
+        out.timing, out.cpu_s, out.timer = time_prepared(prepared, device, cfg.warmup, rule,
+                                                         report)
         report("memory", 0, cfg.memory_iters)
         out.memory = _after_timing("memory", lambda: _memory_pass(prepared, device, job),
                                    device, out)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from ..devices import Timer
+    from ..devices import DeviceBackend, Timer
+    from .modes import PreparedStep
 
-__all__ = ["StopRule", "TimingResult", "run_timed", "warm_up"]
+__all__ = ["StopRule", "TimingResult", "run_timed", "time_prepared", "warm_up"]
 
 Step = Callable[[], Any]
 
@@ -89,3 +90,19 @@ def run_timed(step: Step, timer: Timer, rule: StopRule,
         if rule.done(n, clock() - t0):
             break
     return TimingResult(samples_ms=samples, wall_s=clock() - t0)
+
+
+def time_prepared(prepared: PreparedStep, device: DeviceBackend, warmup: int, rule: StopRule,
+                  on_iter: Callable[[str, int, int | None], None] | None = None
+                  ) -> tuple[TimingResult, float, str]:
+    """Warm-up, then the timed loop, inside the step's context with ``device``'s timer:
+    ``(timing, CPU seconds of this process during the loop, timer kind)``. ``on_iter(phase, n,
+    total)`` reports progress (``warmup``, ``timing``)."""
+    report = on_iter or (lambda phase, n, total: None)
+    timer = device.timer()
+    with prepared.context():
+        warm_up(prepared.step, timer, warmup, on_iter=lambda n: report("warmup", n, warmup))
+        cpu0 = time.process_time()
+        timing = run_timed(prepared.step, timer, rule, on_iter=lambda n: report("timing", n, None))
+        cpu_s = time.process_time() - cpu0
+    return timing, cpu_s, timer.kind

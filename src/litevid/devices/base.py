@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["AMP_DTYPES", "PRECISIONS", "DeviceBackend", "MemoryResult", "PerfCounterTimer",
-           "PrecisionChoice", "Timer", "check_precision", "host_oom"]
+           "PrecisionChoice", "Timer", "check_precision", "host_oom", "needs_grad_scaling"]
 
 PRECISIONS = ("fp32", "amp-fp16", "amp-bf16")
 AMP_DTYPES = {"amp-fp16": "float16", "amp-bf16": "bfloat16"}
@@ -70,6 +70,11 @@ class MemoryResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def needs_grad_scaling(precision: str) -> bool:
+    """fp16 autocast needs loss scaling (its exponent range underflows small gradients)."""
+    return precision == "amp-fp16"
+
+
 @dataclass(frozen=True)
 class PrecisionChoice:
     """A resolved precision and why it was chosen (stored with rows and training logs)."""
@@ -79,8 +84,7 @@ class PrecisionChoice:
 
     @property
     def grad_scaling(self) -> bool:
-        """fp16 autocast needs loss scaling (its exponent range underflows small gradients)."""
-        return self.precision == "amp-fp16"
+        return needs_grad_scaling(self.precision)
 
 
 def host_oom(exc: BaseException) -> bool:
@@ -108,7 +112,7 @@ class DeviceBackend:
     type: ClassVar[str] = ""
     dist_backend: ClassVar[str] = "gloo"  # torch.distributed backend of DDP on this device
     pin_memory: ClassVar[bool] = False  # data loaders pin host memory for this device
-    profile_clock: ClassVar[str] = "cpu"  # what --profile ranks operators by
+    profile_clock: ClassVar[str] = "cpu"  # what --profile ranks operators by: cpu or device
     amp_device_type: ClassVar[str] = ""  # torch.autocast's device_type (default: ``type``)
     synchronous: ClassVar[bool] = False  # work is done when the call returns (the CPU)
     AUTO_PRECISION: ClassVar[str] = "fp32"  # what ``choose_precision("auto")`` picks, in words
@@ -197,7 +201,7 @@ class DeviceBackend:
         whose state a checkpoint can still hold)."""
         import torch
 
-        scaling = PrecisionChoice(precision, "").grad_scaling
+        scaling = needs_grad_scaling(precision)
         if not scaling and not always:
             return None
         return torch.amp.GradScaler(self.amp_device_type or self.type, enabled=scaling)
@@ -228,9 +232,12 @@ class DeviceBackend:
                 **host_environment()}
 
     def profiler_activities(self) -> list[Any]:
+        """What ``torch.profiler`` records here: the CPU, and CUDA kernels where operators are
+        ranked by device time."""
         from torch.profiler import ProfilerActivity
 
-        return [ProfilerActivity.CPU]
+        return [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA]
+                                         if self.profile_clock == "device" else [])
 
 
 def check_precision(precision: str) -> None:

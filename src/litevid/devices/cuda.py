@@ -344,8 +344,3 @@ class CudaBackend(DeviceBackend):
                 "multiprocessors": getattr(props, "multi_processor_count", None),
                 "device_uuid": self.uuid(),
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
-
-    def profiler_activities(self) -> list[Any]:
-        from torch.profiler import ProfilerActivity
-
-        return [ProfilerActivity.CPU, ProfilerActivity.CUDA]

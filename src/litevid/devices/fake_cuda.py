@@ -460,8 +460,3 @@ class FakeCudaBackend(CudaBackend):
 
     def environment(self) -> dict[str, Any]:
         return {**super().environment(), "fake_cuda": current().spec}
-
-    def profiler_activities(self) -> list[Any]:
-        from torch.profiler import ProfilerActivity
-
-        return [ProfilerActivity.CPU]
