@@ -316,7 +316,7 @@ def test_v3_store_gains_runtime_and_old_rows_are_eager(tmp_path):
     with pytest.raises(ValueError, match="migrate"):
         ResultStore(db, readonly=True)
     with ResultStore(db) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         store.insert(Measurement(model="new", mode="single", runtime="onnxruntime", median_ms=2.0,
                                  optimized=True, profile=[{"op": "aten::mm", "self_ms": 1.0}],
                                  pass_errors={"memory": "oom"}))

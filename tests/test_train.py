@@ -357,7 +357,7 @@ def test_eval_of_a_trained_checkpoint_on_the_ssv2_layout(tiny, tmp_path, capsys)
                "--workers", "0", "--db", str(tmp_path / "r.db")])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "ssv2 val: 8 clips" in text and "4x32px" in text
+    assert "ssv2 val: 8 of 8 clips evaluated" in text and "4x32px" in text
     assert (out / "eval-ssv2" / "confusion_label.csv").exists()
 
 

@@ -150,6 +150,46 @@ def test_strict_load_reports_the_gap(r50_file):
 def test_mismatched_shapes_are_reported_not_loaded():
     model = litevid.create_model("tsm_r50", num_classes=2)
     before = model.backbone.conv1.weight.clone()
-    report = model.load_pretrained({"conv1.weight": torch.randn(64, 3, 3, 3)})
+    report = model.load_pretrained({"conv1.weight": torch.randn(64, 3, 3, 3)}, min_share=0)
     assert report.mismatched and "backbone.conv1.weight" in report.mismatched[0]
     torch.testing.assert_close(model.backbone.conv1.weight, before)
+
+
+def test_another_models_checkpoint_is_refused_naming_the_file(tmp_path, r50_file):
+    """ResNet-50 weights fill none of X3D's tensors: an error, not a silent start from scratch."""
+    with pytest.raises(ValueError, match=r"resnet50\.pth: does not fit .*loaded 0 of \d+ tensors"):
+        litevid.create_model("x3d_xs", num_classes=4, pretrained=str(r50_file))
+    model = litevid.create_model("x3d_xs", num_classes=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="--pretrained-min-share 0"):
+        model.load_pretrained(r50_file)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # untouched
+    # On purpose: a partial load with the share lowered, and the report says what happened.
+    model = litevid.create_model("tsm_r50", num_classes=2, pretrained=str(r50_file))
+    assert model.load_report.share == pytest.approx(318 / 320)
+    partial = {k: v for k, v in torch.load(r50_file, weights_only=True).items()
+               if k.startswith("layer1.")}
+    with pytest.raises(ValueError, match="below the 50% required"):
+        model.load_pretrained(partial)
+    report = model.load_pretrained(partial, min_share=0)
+    assert 0 < report.share < 0.5 and "loaded" in report.summary()
+
+
+def test_train_prints_the_load_report_and_refuses_a_foreign_checkpoint(tiny, tmp_path, capsys,
+                                                                        r50_file):
+    from litevid.cli import main
+
+    common = ["train", "--model", "_tiny_train_net", "--frames", "4", "--size", "32",
+              "--num-clips", "16", "--batch-size", "8", "--effective-batch", "8", "--epochs",
+              "1", "--workers", "0", "--db", str(tmp_path / "r.db")]
+    rc = main([*common, "--pretrained", str(r50_file), "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and str(r50_file) in err[0] and "loaded 0 of" in err[0]
+    assert not (tmp_path / "a" / "last.pt").exists()
+    # The tiny model's own weights: loaded, and the report is printed.
+    own = tmp_path / "own.pt"
+    torch.save(litevid.create_model("_tiny_train_net", num_classes=8).state_dict(), own)
+    rc = main([*common, "--pretrained", str(own), "--out", str(tmp_path / "b"), "--max-steps",
+               "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and f"weights from {own}: loaded 10 of 10 tensors (100%)" in out

@@ -32,6 +32,7 @@ empty file is a ``ValueError``; a missing file is a ``FileNotFoundError``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -51,6 +52,7 @@ __all__ = [
     "read_ek100",
     "read_k400",
     "read_list",
+    "read_text",
     "read_ssv2",
 ]
 
@@ -134,12 +136,27 @@ def _int(value: str, path: Path, line: int, column: str) -> int:
         raise ValueError(f"{path}:{line}: {column} must be an integer, got {value!r}") from None
 
 
+def read_text(path: str | os.PathLike) -> str:
+    """A text file as UTF-8 (a byte-order mark, as spreadsheet programs write, is dropped).
+
+    Bytes that are not UTF-8 are one ``ValueError`` naming the file, line and column, rather
+    than a ``UnicodeDecodeError`` that names neither.
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                         f"column {column}); save the file as UTF-8") from None
+
+
 def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if line and not line.startswith("#"):
-                yield n, line
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield n, line
 
 
 def _non_empty(records: list[ClipRecord], path: Path) -> list[ClipRecord]:
@@ -150,7 +167,7 @@ def _non_empty(records: list[ClipRecord], path: Path) -> list[ClipRecord]:
 
 def _csv_rows(path: Path, required: Sequence[str]) -> Iterable[tuple[int, dict[str, str]]]:
     """Rows of a headed CSV as dicts; a short/long row or a missing column is a ValueError."""
-    with open(path, encoding="utf-8", newline="") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -253,7 +270,7 @@ def read_ssv2_labels(path: str | os.PathLike) -> dict[str, int]:
     """The official ``something-something-v2-labels.json``: template (no brackets) -> id."""
     path = _check_file(path, "SSV2 labels JSON")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(raw, dict) or not raw:
@@ -301,7 +318,7 @@ def read_ssv2(path: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         raise ValueError(f"{path}: SSV2 JSON lists need the labels JSON "
                          "(something-something-v2-labels.json) to map templates to class ids")
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
+        entries = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(entries, list):
@@ -400,8 +417,7 @@ def read_ek100(path: str | os.PathLike, *, classes: str | os.PathLike | None = N
     verb_file, noun_file = _find_ek100_classes(path, classes, spec)
     verbs = _read_ek100_classes(verb_file) if verb_file else None
     nouns = _read_ek100_classes(noun_file) if noun_file else None
-    with open(path, encoding="utf-8") as f:
-        first = f.readline()
+    first = read_text(path).split("\n", 1)[0]
     records: list[ClipRecord] = []
     if first.startswith("narration_id") or "," in first:
         for line, row in _csv_rows(path, _EK100_COLUMNS):

@@ -7,10 +7,15 @@ items are ``(clip, target)``: ``clip`` is ``(C, T, H, W)`` (normalised float32, 
 datasets (reader, naming, flip, heads, input defaults) is their registry entry (``specs.py``);
 frames, size, mean and std come from the model spec (``model=``) through ``input_contract``.
 
-Long runs must not die on one bad file: a missing, unreadable or too-short clip is logged (once
-per file, logger ``litevid.data``), counted in ``dataset.skipped`` (shared by all loader workers)
-and replaced by the next clip. ``on_error="raise"`` makes it fail instead, with the one-line error
-that names the file.
+Long training runs must not die on one bad file: a missing, unreadable or too-short clip is
+logged (once per file, logger ``litevid.data``), counted in ``dataset.skipped`` (shared by all
+loader workers) and replaced by the next clip. ``on_error="raise"`` makes it fail instead, with
+the one-line error that names the file. A file that decodes but is cut short (fewer frames than
+its header declares) is used, logged and counted in ``dataset.warned``.
+
+Evaluation never replaces a clip: it reads items through ``dataset.load(index, warnings)``
+(``train.data.EvalClips``), which raises for a bad clip, so the evaluator scores only the clips
+that decoded and lists the others with their reason.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ class VideoClipDataset(Dataset):
         frames: frames per clip T (default: the model spec default).
         transform: uint8 frames -> clip; its ``short_side`` is passed to the decoder.
         train: TSN sampling (random) instead of segment centres.
-        on_error: ``"skip"`` (log, count, use the next clip) or ``"raise"``.
+        on_error: ``"skip"`` (log, count, use the next clip) or ``"raise"``; for ``__getitem__``
+            (training). ``load`` always raises.
         max_consecutive_errors: give up after this many bad clips in a row (a wrong root).
     """
 
@@ -80,6 +86,7 @@ class VideoClipDataset(Dataset):
         self.batch_transform: VideoAugment | None = None
         # Shared with fork/spawn workers (passed at process start), so the count is global.
         self._skipped = multiprocessing.get_context().Value("i", 0)
+        self._warned = multiprocessing.get_context().Value("i", 0)
         self._logged: set[str] = set()
 
     def __len__(self) -> int:
@@ -95,6 +102,18 @@ class VideoClipDataset(Dataset):
         """Bad clips skipped so far, over all loader workers."""
         return int(self._skipped.value)
 
+    @property
+    def warned(self) -> int:
+        """Clips used with a warning so far (files cut short), over all loader workers."""
+        return int(self._warned.value)
+
+    def _count(self, counter: Any, path: str, message: str, *args: Any) -> None:
+        with counter.get_lock():
+            counter.value += 1
+        if path not in self._logged:  # once per file and worker
+            self._logged.add(path)
+            log.warning(message, *args)
+
     def path_of(self, record: ClipRecord) -> str:
         if self.root is None or os.path.isabs(record.path):
             return record.path
@@ -105,13 +124,23 @@ class VideoClipDataset(Dataset):
             return record.labels["label"]
         return dict(record.labels)
 
-    def load(self, index: int) -> tuple[torch.Tensor, Any]:
-        """Clip ``index`` without error handling; its file is opened (and demuxed) once."""
+    def load(self, index: int, warnings: list[str] | None = None) -> tuple[torch.Tensor, Any]:
+        """Clip ``index`` without error handling; its file is opened (and demuxed) once.
+
+        Raises ``ValueError`` / ``OSError`` (naming the file) for a clip that cannot be read.
+        A clip read from a file cut short (``VideoInfo.truncated``) is returned, and the reason
+        appended to ``warnings`` when given.
+        """
         record = self.records[index]
-        with open_video(self.path_of(record)) as video:
+        path = self.path_of(record)
+        with open_video(path) as video:
             start, end = resolve_clip_range(record, video)
+            # A range the annotation left open comes from the file: a cut file shortens it.
+            cut = None if record.end_frame is not None else video.info.truncated
             offsets = sample_indices(end - start + 1, self.frames, train=self.train)
             frames = video.read(start + offsets, short_side=self.transform.short_side)
+        if cut is not None and warnings is not None:
+            warnings.append(f"{path}: {cut}")
         return self.transform(frames), self.target_of(record)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
@@ -119,18 +148,20 @@ class VideoClipDataset(Dataset):
         last: Exception | None = None
         for attempt in range(min(self.max_consecutive_errors, n)):
             j = (index + attempt) % n
+            warnings: list[str] = []
             try:
-                return self.load(j)
+                item = self.load(j, warnings)
             except (ValueError, OSError) as exc:  # FileNotFoundError is an OSError
                 if self.on_error == "raise":
                     raise
                 last = exc
-                with self._skipped.get_lock():
-                    self._skipped.value += 1
-                path = self.path_of(self.records[j])
-                if path not in self._logged:
-                    self._logged.add(path)
-                    log.warning("skipping bad clip %d (%s): %s", j, path, exc)
+                self._count(self._skipped, self.path_of(self.records[j]),
+                            "skipping bad clip %d (%s): %s", j, self.path_of(self.records[j]),
+                            exc)
+                continue
+            for text in warnings:
+                self._count(self._warned, self.path_of(self.records[j]), "clip %d: %s", j, text)
+            return item
         raise RuntimeError(f"{min(self.max_consecutive_errors, n)} bad clips in a row from index "
                            f"{index}; last: {last}. Check the data: litevid data check --root ...")
 

@@ -61,6 +61,9 @@ class VideoInfo:
         height: frame height in pixels.
         first_index: index of the first frame (0 for videos, the first file number for folders).
         kind: ``"video"`` or ``"frames"``.
+        declared_frames: frames the container's header promises (its duration x fps) when
+            ``frames`` had to be counted from the packets present (webm, mkv): a file cut short
+            holds fewer. ``None`` when the header says nothing or the count is the header's.
     """
 
     frames: int
@@ -69,10 +72,21 @@ class VideoInfo:
     height: int
     first_index: int = 0
     kind: str = "video"
+    declared_frames: int | None = None
 
     @property
     def duration(self) -> float | None:
         return self.frames / self.fps if self.fps else None
+
+    @property
+    def truncated(self) -> str | None:
+        """Why the file looks cut short (fewer frames than its header's duration promises, by
+        more than a tenth), else ``None``. Frames past the cut cannot be sampled, so a clip
+        sampled from such a file covers only its beginning."""
+        declared = self.declared_frames
+        if declared is None or self.frames >= 0.9 * declared - 1:
+            return None
+        return f"cut short: {self.frames} frames, its header declares {declared}"
 
 
 # ----------------------------------------------------------------------------- frame folders
@@ -431,16 +445,22 @@ class _VideoFile(VideoSource):
 
         stream = self.stream
         frames = int(stream.frames or 0)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        declared = None
         if frames <= 0:  # webm/mkv carry no frame count: count packets (demux only, no decode)
             try:
                 self.packets(None)
             except av.FFmpegError as exc:
                 raise ValueError(f"{self.path}: corrupt video ({_av_reason(exc)})") from None
             frames = self._frames
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            seconds = (float(stream.duration * stream.time_base)
+                       if stream.duration and stream.time_base else
+                       self.container.duration / 1e6 if self.container.duration else None)
+            if seconds and rate:
+                declared = round(seconds * float(rate))
         ctx = stream.codec_context
         return VideoInfo(frames=frames, fps=float(rate) if rate else None, width=ctx.width,
-                         height=ctx.height)
+                         height=ctx.height, declared_frames=declared)
 
     def _read_unique(self, wanted: np.ndarray, short_side: int | None) -> list[np.ndarray]:
         import av

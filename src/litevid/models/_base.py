@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from ..layers.classifier import ClassifierHead, NumClasses
-from ._weights import LoadReport, load_checkpoint, load_into
+from ._weights import DEFAULT_MIN_SHARE, LoadReport, load_checkpoint, load_into
 
 __all__ = ["VideoModel", "to_channels_last"]
 
@@ -120,12 +120,18 @@ class VideoModel(nn.Module):
         return state_dict
 
     def load_pretrained(
-        self, checkpoint: str | Path | dict[str, torch.Tensor], *, strict: bool = False
+        self, checkpoint: str | Path | dict[str, torch.Tensor], *, strict: bool = False,
+        min_share: float = DEFAULT_MIN_SHARE,
     ) -> LoadReport:
         """Initialise from a local checkpoint file (``weights_only=True``) or a state dict.
 
         The classifier of the source checkpoint is dropped (it belongs to another label set);
-        keys whose shapes do not match are skipped and reported, never silently loaded.
+        keys whose shapes do not match are skipped and reported, never silently loaded. A
+        checkpoint that fills less than ``min_share`` of the model's tensors is an error
+        (another model's weights fill none); ``min_share=0`` allows any partial load. The report
+        is returned and kept as ``model.load_report``.
         """
         state = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
-        return load_into(self, self.checkpoint_filter(dict(state)), strict=strict, source=checkpoint)
+        self.load_report = load_into(self, self.checkpoint_filter(dict(state)), strict=strict,
+                                     source=checkpoint, min_share=min_share)
+        return self.load_report

@@ -262,6 +262,7 @@ def create_model(
     *,
     num_classes: NumClasses | None = None,
     pretrained: str | None = None,
+    pretrained_min_share: float | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -272,7 +273,11 @@ def create_model(
             for one head each and a dict of logits; the spec's default (400) when ``None``.
         pretrained: path to a local checkpoint in a layout ``spec.init`` names (torchvision/timm
             ImageNet weights for most models); loaded with ``weights_only=True``, head dropped,
-            missing/unexpected keys logged. Nothing is ever downloaded.
+            missing/unexpected keys logged, the report kept as ``model.load_report``. Nothing
+            is ever downloaded.
+        pretrained_min_share: a ``pretrained`` file filling less than this share of the model's
+            tensors is an error (default ``DEFAULT_MIN_SHARE``, 0.5: another model's weights
+            fill none); 0 accepts any partial load.
         **kwargs: architecture overrides (``frames``, ``size``, ``drop_rate``, ...); ``None``
             values are ignored so CLI defaults never override model defaults. ``frames``/``size``
             reach the builder only if it declares them (the architecture depends on them);
@@ -289,5 +294,6 @@ def create_model(
     model = entry.builder(num_classes=nc, **{a: shape[a] for a in entry.shape_args}, **kwargs)
     model.spec = dataclasses.replace(spec, num_classes=model.num_classes, **shape)
     if pretrained is not None:
-        model.load_pretrained(pretrained)
+        share = {} if pretrained_min_share is None else {"min_share": pretrained_min_share}
+        model.load_pretrained(pretrained, **share)
     return model

@@ -170,6 +170,9 @@ class Evaluation(Row):
     dataset: str
     split: str
     clips: int | None = None  # clips evaluated (valid labels of the main head)
+    clips_total: int | None = None  # clips in the split; clips_total - len(failed_clips) decoded
+    failed_clips: list[Any] | None = None  # JSON [{clip, reason}]: not read, so not scored
+    clip_warnings: list[Any] | None = None  # JSON [{clip, reason}]: scored, from a file cut short
     views: str = "1x1"  # temporal views x spatial crops (the study: one centre clip, one crop)
     frames: int | None = None
     size: int | None = None

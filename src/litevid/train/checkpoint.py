@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..models._weights import torch_load
 from ..utils.io import atomic_open
 
 if TYPE_CHECKING:
@@ -84,12 +85,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refused, truncated or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: not a readable litevid checkpoint ({first[:200]})") from None
+    with torch.serialization.safe_globals(SAFE_GLOBALS):
+        obj = torch_load(path, "litevid checkpoint")
     if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a litevid training checkpoint (format "
                          f"{obj.get('format') if isinstance(obj, dict) else type(obj).__name__!r};"

@@ -10,14 +10,16 @@ seed from a generator of its own, so building a loader never touches the global 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 from .distributed import DistContext, ShardSampler, SkipSampler
 
-__all__ = ["SeededClips", "clip_ids", "eval_loader", "model_heads", "train_loader"]
+__all__ = ["ClipResult", "EvalBatch", "EvalClips", "SeededClips", "clip_ids", "eval_loader",
+           "model_heads", "train_loader"]
 
 
 def _mix(*values: int) -> int:
@@ -78,13 +80,74 @@ def train_loader(dataset: SeededClips, *, epoch: int, batch_size: int, workers: 
     return loader, len(sampler) // batch_size
 
 
+@dataclass
+class ClipResult:
+    """One evaluation item: the clip and its target, or why it could not be read."""
+
+    index: int
+    clip: torch.Tensor | None = None
+    target: Any = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvalBatch:
+    """A batch of the clips that decoded (``clips`` is ``None`` when none did), the dataset
+    indices they came from, and the items left out (``failed``) or used with a warning."""
+
+    clips: torch.Tensor | None
+    target: Any
+    indices: list[int]
+    failed: list[tuple[int, str]]
+    warned: list[tuple[int, str]]
+
+    def pin_memory(self) -> EvalBatch:  # the DataLoader calls this when pin_memory=True
+        if self.clips is not None:
+            self.clips = self.clips.pin_memory()
+        return self
+
+
+class EvalClips(Dataset):
+    """``dataset`` for evaluation: item ``i`` is clip ``i`` or the reason it is missing, never
+    another clip in its place (``VideoClipDataset.__getitem__`` replaces bad clips, as long
+    training runs want; a score must not). The error is returned, not raised, so a worker
+    process reports it as one line and the evaluation goes on or stops as the caller decides."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> ClipResult:
+        load = getattr(self.dataset, "load", None)
+        warnings: list[str] = []
+        try:
+            clip, target = load(index, warnings) if load is not None else self.dataset[index]
+        except (ValueError, OSError) as exc:  # FileNotFoundError is an OSError
+            return ClipResult(index, error=str(exc) or type(exc).__name__)
+        return ClipResult(index, clip, target, warnings=warnings)
+
+
+def collate_results(items: list[ClipResult]) -> EvalBatch:
+    """Stack the clips that decoded; keep the others aside with their reasons."""
+    good = [r for r in items if r.error is None]
+    clips, target = (default_collate([(r.clip, r.target) for r in good]) if good
+                     else (None, None))
+    return EvalBatch(clips, target, [r.index for r in good],
+                     [(r.index, r.error) for r in items if r.error is not None],
+                     [(r.index, w) for r in good for w in r.warnings])
+
+
 def eval_loader(dataset: Dataset, *, batch_size: int, workers: int,
                 dist: DistContext) -> DataLoader:
-    """Every clip once over all ranks, in order (``ShardSampler``)."""
+    """Every clip once over all ranks, in order (``ShardSampler``), as ``EvalBatch`` es: clips
+    that cannot be read are listed, never replaced (``EvalClips``)."""
     sampler = ShardSampler(len(dataset), dist.rank, dist.world_size)  # type: ignore[arg-type]
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=dist.backend.pin_memory,
-                      generator=torch.Generator().manual_seed(0))
+    return DataLoader(EvalClips(dataset), batch_size=batch_size, sampler=sampler,
+                      num_workers=workers, pin_memory=dist.backend.pin_memory,
+                      collate_fn=collate_results, generator=torch.Generator().manual_seed(0))
 
 
 def clip_ids(dataset: Any, indices: list[int]) -> list[str]:

@@ -25,7 +25,7 @@ from .metrics import Evaluator
 if TYPE_CHECKING:
     from ..devices import DeviceBackend
 
-__all__ = ["evaluate", "store_evaluation", "to_device", "write_outputs"]
+__all__ = ["ClipError", "evaluate", "store_evaluation", "to_device", "write_outputs"]
 
 
 def to_device(target: Any, device: torch.device) -> Any:
@@ -35,43 +35,67 @@ def to_device(target: Any, device: torch.device) -> Any:
     return target.to(device, non_blocking=True)
 
 
+class ClipError(ValueError):
+    """A clip of the evaluated split could not be read (``on_error="raise"``)."""
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, *, heads: int | Mapping[str, int],
              dist: DistContext, precision: str = "fp32",
              batch_transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             keep_predictions: bool = True) -> tuple[Evaluator, float]:
+             keep_predictions: bool = True, on_error: str = "skip") -> tuple[Evaluator, float]:
     """Evaluate ``model`` on ``loader`` (built by ``data.eval_loader``).
 
-    Returns the evaluator (counts summed over ranks; predictions gathered on rank 0) and the
-    wall time in seconds.
+    Only clips that decoded are scored; the others are listed in ``ev.failed`` (clip, reason)
+    and clips read from files cut short in ``ev.warned``; ``ev.expected`` is the split's size.
+    ``on_error="raise"`` stops at the first clip that cannot be read (``ClipError`` naming the
+    file). Returns the evaluator (counts summed over ranks; predictions and lists gathered on
+    rank 0) and the wall time in seconds.
     """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     t0 = time.perf_counter()
     was_training = model.training
     model.eval()
     ev = Evaluator(heads, keep_predictions=keep_predictions)
-    order = list(loader.sampler)  # type: ignore[arg-type]
-    pos = 0
+    dataset = getattr(loader.dataset, "dataset", loader.dataset)  # EvalClips wraps it
+    ev.expected = len(dataset)  # type: ignore[arg-type]
     device = dist.device
-    for clips, target in loader:
-        clips = clips.to(device, non_blocking=True)
+    for batch in loader:
+        if batch.failed and on_error == "raise":
+            raise ClipError(batch.failed[0][1])
+        ev.failed += [{"clip": c, "reason": why} for c, why in
+                      zip(clip_ids(dataset, [i for i, _ in batch.failed]),
+                          (why for _, why in batch.failed))]
+        ev.warned += [{"clip": c, "reason": why} for c, why in
+                      zip(clip_ids(dataset, [i for i, _ in batch.warned]),
+                          (why for _, why in batch.warned))]
+        if batch.clips is None:
+            continue
+        clips = batch.clips.to(device, non_blocking=True)
         if batch_transform is not None:
             clips = batch_transform(clips)
         with dist.backend.autocast(precision):
             out = model(clips)
-        ids = clip_ids(loader.dataset, order[pos:pos + clips.shape[0]])
-        ev.add(out, to_device(target, device), ids)
-        pos += clips.shape[0]
+        ev.add(out, to_device(batch.target, device), clip_ids(dataset, batch.indices))
     ev.reduce(dist.all_reduce_sum)
-    if keep_predictions and dist.enabled:
-        parts = dist.gather_objects(ev.predictions)
-        ev.predictions = [p for part in parts for p in part] if dist.is_main else []
+    if dist.enabled:
+        kept = (ev.predictions, ev.failed, ev.warned)
+        parts = dist.gather_objects(kept)
+        if dist.is_main:
+            ev.predictions, ev.failed, ev.warned = ([x for part in parts for x in part[k]]
+                                                    for k in range(3))
+        else:
+            ev.predictions, ev.failed, ev.warned = [], [], []
     model.train(was_training)
     return ev, time.perf_counter() - t0
 
 
 def write_outputs(ev: Evaluator, out_dir: str | Path, classes: Mapping[str, list[str]] | None,
                   prefix: str = "") -> list[Path]:
-    """``{prefix}predictions.csv`` (clip, head, target, top-5 classes and softmax scores) and
+    """``{prefix}predictions.csv`` (clip, head, target, top-5 classes and softmax scores),
+    ``{prefix}clip_problems.csv`` (clips not scored because they could not be read, and clips
+    scored from a file cut short, with the reason; only the header when there were none) and
     ``{prefix}confusion_{head}.csv`` (rows: true class, columns: predicted class)."""
     out_dir = Path(out_dir)
     classes = classes or {}
@@ -94,6 +118,15 @@ def write_outputs(ev: Evaluator, out_dir: str | Path, classes: Mapping[str, list
                 cells += [name(head, idx), score]
             w.writerow(cells)
     path = out_dir / f"{prefix}predictions.csv"
+    atomic_write(path, buf.getvalue())
+    written.append(path)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["clip", "scored", "reason"])
+    for status, items in (("no", ev.failed), ("yes", ev.warned)):
+        for item in items:
+            w.writerow([item["clip"], status, item["reason"]])
+    path = out_dir / f"{prefix}clip_problems.csv"
     atomic_write(path, buf.getvalue())
     written.append(path)
     for head, counts in ev.counts.items():
@@ -127,6 +160,7 @@ def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str,
     row = Evaluation(
         model=model, dataset=dataset, split=split,
         clips=summary["action" if ev.epic else next(iter(ev.heads))]["clips"],
+        clips_total=ev.expected, failed_clips=list(ev.failed), clip_warnings=list(ev.warned),
         frames=frames, size=size, precision=precision, top1=summary["top1"],
         top5=summary["top5"], mean_class_acc=summary["mean_class_acc"], metrics=summary,
         epochs=training.get("epoch"), best_epoch=training.get("best_epoch"), train_wall_s=wall,

@@ -87,6 +87,17 @@ class Evaluator:
         self.action = torch.zeros(3, dtype=torch.long)  # [clips, top-1 hits, top-5 hits]
         self.keep_predictions = keep_predictions
         self.predictions: list[dict[str, Any]] = []
+        # Filled by ``train.evaluate``: the split's size, the clips that could not be read and
+        # the clips read from files cut short (``{"clip", "reason"}`` each).
+        self.expected: int | None = None
+        self.failed: list[dict[str, str]] = []
+        self.warned: list[dict[str, str]] = []
+
+    @property
+    def evaluated(self) -> int:
+        """Clips scored (decoded), whatever their labels."""
+        return (self.expected - len(self.failed)) if self.expected is not None else \
+            self.counts[next(iter(self.heads))].count
 
     def _as_dicts(self, logits: Any, target: Any) -> tuple[dict[str, torch.Tensor],
                                                           dict[str, torch.Tensor]]:

@@ -109,14 +109,12 @@ def _norm(n: int | Mapping[str, int]) -> Any:
 
 
 def read_label_file(path: str | Path) -> list[str]:
-    """Class names, one per line (``label_map_k400.txt`` style); a clear error when unreadable."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: labels file not found")
-    names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    if not names:
-        raise ValueError(f"{p}: no class names in the labels file")
-    return names
+    """Class names, one per line (``label_map_k400.txt`` style): ``data.read_class_names``, the
+    reader of the datasets' label maps (missing, empty, non-UTF-8 and duplicate names are one
+    error naming the file)."""
+    from ..data.annotations import read_class_names
+
+    return read_class_names(path)
 
 
 def predict_files(loaded: LoadedModel, videos: Sequence[str | Path], *, device: DeviceBackend,
