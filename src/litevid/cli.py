@@ -66,6 +66,9 @@ def model_rows(pattern: str | None = None, flops: bool = True) -> list[dict[str,
 
 def _cmd_models(args: argparse.Namespace) -> int:
     rows = model_rows(args.pattern, flops=not args.no_flops)
+    if not rows:
+        raise ValueError(f"--pattern {args.pattern!r}: no registered model matches (litevid "
+                         "models lists them all)")
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -121,9 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        # Bad input: one clear line, no traceback.
-        print(f"litevid {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError,
+            NotADirectoryError) as exc:
+        # Bad input or an unusable path: one clear line, no traceback. An OSError from the
+        # system names its path: "PATH: Permission denied" rather than "[Errno 13] ...".
+        filename = getattr(exc, "filename", None)
+        message = f"{filename}: {exc.strerror}" if filename and exc.strerror else exc
+        print(f"litevid {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..utils.config import add_arguments, from_args
+from ..utils.config import add_arguments, check_paths, from_args
 from .config import BenchConfig
 
 
@@ -23,6 +23,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .runner import run_bench
 
     cfg = from_args(BenchConfig, args)
+    check_paths(cfg)  # --db, --json: before any model runs
     rows = [r.to_dict() for r in run_bench(cfg)]
     if not rows:
         return 0

@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..utils.config import option
+from ..utils.config import MAX_SEED, option, validate_fields
 from .modes import MODE_TABLE, MODES, PAPER_BATCH, PRECISIONS
 
 __all__ = ["BenchConfig", "Job", "MODES", "PAPER_BATCH", "PRECISIONS"]
@@ -40,19 +40,23 @@ class BenchConfig:
                           "and time its artefact with the same harness; inference modes, fp32, "
                           "CPU. Needs the export extra")
     device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    frames: int | None = option(None, help="clip length T (default: each model's spec, 16)")
-    size: int | None = option(None, help="frame size H=W (default: each model's spec, 224)")
-    batch_size: int | None = option(None, help="one batch size for every mode (default: the "
-                                    "paper's 8 / 32 / 1)")
-    warmup: int | None = option(None, help="untimed runs first (default 10 on a GPU, 2 on CPU)")
-    iters: int | None = option(None, help="minimum timed runs (default 100 on a GPU, 10 on CPU)")
-    max_iters: int | None = option(None, help="maximum timed runs (default max(--iters, 100))")
+    frames: int | None = option(None, ge=1, help="clip length T (default: each model's spec, "
+                                "16)")
+    size: int | None = option(None, ge=1, help="frame size H=W (default: each model's spec, 224)")
+    batch_size: int | None = option(None, ge=1, help="one batch size for every mode (default: "
+                                    "the paper's 8 / 32 / 1)")
+    warmup: int | None = option(None, ge=0, help="untimed runs first (default 10 on a GPU, 2 on "
+                                "CPU)")
+    iters: int | None = option(None, ge=1, help="minimum timed runs (default 100 on a GPU, 10 on "
+                               "CPU)")
+    max_iters: int | None = option(None, ge=1, help="maximum timed runs (default max(--iters, "
+                                   "100))")
     min_seconds: float | None = option(
-        None, help="minimum duration of the timed loop (default 0 on a GPU: exactly --iters "
-        "runs, the paper's protocol; 10 s on CPU: all 13 models in about 6 minutes on 2 cores, "
-        "with enough samples for stable percentiles)")
-    memory_iters: int | None = option(None, help="steps in the separate memory pass (default 3 "
-                                      "on a GPU, 1 on CPU)")
+        None, ge=0, help="minimum duration of the timed loop (default 0 on a GPU: exactly "
+        "--iters runs, the paper's protocol; 10 s on CPU: all 13 models in about 6 minutes on 2 "
+        "cores, with enough samples for stable percentiles)")
+    memory_iters: int | None = option(None, ge=1, help="steps in the separate memory pass "
+                                      "(default 3 on a GPU, 1 on CPU)")
     precision: str = option("auto", choices=("auto", *PRECISIONS),
                             help=f"{' | '.join(PRECISIONS)} autocast (default auto: mixed "
                             "precision on CUDA as in the study, bf16 where the GPU runs it "
@@ -75,12 +79,17 @@ class BenchConfig:
                              "it an OOM is an 'oom' row")
     in_process: bool = option(False, help="run every model in this process (default: one "
                               "subprocess per model and mode)")
-    threads: int | None = option(None, help="torch intra-op threads (default: torch's default)")
+    threads: int | None = option(None, ge=1, help="torch intra-op threads (default: torch's "
+                                 "default)")
     import_modules: str = option("", flag="--import", help="comma-separated modules to import "
                                  "first, in workers too (e.g. to register your own models)")
-    seed: int = option(0, help="seed of weights and synthetic inputs")
-    db: str = option("litevid-results.db", help="SQLite results store")
-    json: str | None = option(None, help="also write this run's rows to this JSON file")
+    seed: int = option(0, ge=0, le=MAX_SEED, help="seed of weights and synthetic inputs")
+    db: str = option("litevid-results.db", path="db", help="SQLite results store")
+    json: str | None = option(None, path="file", help="also write this run's rows to this JSON "
+                              "file")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)  # the fields' bounds (ge=...), as the flags check them
 
     def mode_list(self) -> list[str]:
         modes = [m.strip() for m in self.modes.split(",") if m.strip()]
@@ -119,14 +128,8 @@ class BenchConfig:
             min_seconds=self.min_seconds if self.min_seconds is not None else (0.0 if accel else 10.0),
             memory_iters=self.memory_iters if self.memory_iters is not None else (3 if accel else 1),
         )
-        cfg.mode_list()
-        for name in ("frames", "size", "batch_size", "threads"):
-            value = getattr(cfg, name)
-            if value is not None and value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        if cfg.warmup < 0 or cfg.memory_iters < 0:
-            raise ValueError("--warmup and memory iterations must be >= 0")
-        if cfg.iters < 1 or cfg.max_iters < cfg.iters:
+        cfg.mode_list()  # each field's own range was checked when it was built (validate_fields)
+        if cfg.max_iters < cfg.iters:
             raise ValueError(f"need 1 <= --iters ({cfg.iters}) <= --max-iters ({cfg.max_iters})")
         exported = [r for r in cfg.runtime_list() if r != "eager"]
         if exported:
@@ -145,8 +148,6 @@ class BenchConfig:
                                  "inference modes (single, batch) on CPU in fp32, without "
                                  "--compile, --channels-last, --fit-batch, --optimize or "
                                  "--profile")
-        if cfg.min_seconds < 0:
-            raise ValueError(f"--min-seconds must be >= 0, got {cfg.min_seconds}")
         return cfg
 
     def to_dict(self) -> dict:

@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from ..results.measurement import Measurement
+from ..utils.config import MAX_SEED, Bound
 from .decode import open_video
 from .sampling import sample_indices
 from .transforms import ClipTransform, VideoAugment, default_augment
@@ -61,8 +62,14 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, model: str = "tsm_r50",
 
     if not videos:
         raise ValueError("no videos to benchmark")
-    if clips < 1:
-        raise ValueError(f"clips must be >= 1, got {clips}")
+    at_least_1, at_least_0 = Bound(ge=1), Bound(ge=0)
+    for name, value, bound in (("frames", frames, at_least_1), ("size", size, at_least_1),
+                               ("short_side", short_side, at_least_1),
+                               ("clips", clips, at_least_1), ("warmup", warmup, at_least_0),
+                               ("seed", seed, Bound(ge=0, le=MAX_SEED))):
+        problem = None if value is None else bound.problem(value)
+        if problem:  # 0 is not "the default": a number given is checked
+            raise ValueError(f"{name} {problem}")
     if augment not in ("batch", "worker", "off"):
         raise ValueError(f"augment must be batch, worker or off, got {augment!r}")
     paths = [os.fspath(v) for v in videos]
@@ -70,7 +77,8 @@ def bench_loader(videos: Sequence[str | os.PathLike], *, model: str = "tsm_r50",
         if not os.path.exists(p):
             raise FileNotFoundError(f"{p}: video not found")
     spec = model_spec(model)
-    frames, size = frames or spec.frames, size or spec.size
+    frames = frames if frames is not None else spec.frames
+    size = size if size is not None else spec.size
     config = default_augment(dataset)
     aug = (VideoAugment(config, mean=spec.mean, std=spec.std)
            if augment == "worker" and train else None)

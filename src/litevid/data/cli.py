@@ -12,7 +12,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from ..utils.config import MAX_SEED, bounded, int_at_least
 from ..utils.io import write_json
+from ..utils.paths import check_results_db, check_writable_file
 
 __all__ = ["add_parser", "check_clip", "run_check"]
 
@@ -53,8 +55,9 @@ def _check_help() -> str:
 
 
 def check_clip(record: Any, root: str | None, min_frames: int = 1) -> str | None:
-    """``None`` if the clip exists, decodes (first and last frame) and has ``min_frames``;
-    otherwise the reason, naming the file."""
+    """``None`` if the clip exists, decodes (first and last frame), has ``min_frames`` and, for
+    a whole-file clip, is not cut short (``VideoInfo.truncated``); otherwise the reason, naming
+    the file."""
     from .datasets import resolve_clip_range
     from .decode import open_video
 
@@ -65,6 +68,9 @@ def check_clip(record: Any, root: str | None, min_frames: int = 1) -> str | None
             if end - start + 1 < min_frames:
                 return f"{path}: only {end - start + 1} frames, need at least {min_frames}"
             video.read([start, end])
+            cut = video.info.truncated if record.end_frame is None else None
+            if cut:
+                return f"{path}: {cut}"
     except (ValueError, OSError) as exc:
         return str(exc) or f"{path}: {type(exc).__name__}"
     return None
@@ -126,13 +132,16 @@ def run_check(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.json:
+        check_writable_file(args.json, "--json")  # before the clips are read, not after
     stats, bad = run_check(args)
     if args.json:
         write_json(args.json, {**stats, "bad_clips": bad})
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from ..utils.console import make_console
+
+    console = make_console()
     dur = stats["duration_s"]
     dur_text = f"{dur['mean']:.1f} +- {dur['std']:.1f} s (n={dur['n']:,})" if dur else "n/a"
     console.print(f"[bold]{stats['annotations']}[/] ({stats['format']}): "
@@ -162,11 +171,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from ..results.store import ResultStore
     from .bench import bench_loader
 
-    with ResultStore(args.db) as store:  # opened first: a bad --db fails before the timing
-        row = bench_loader(args.video, model=args.model, frames=args.frames, size=args.size,
-                           short_side=args.short_side, clips=args.clips, warmup=args.warmup,
-                           train=not args.eval, augment=args.augment, dataset=args.dataset,
-                           seed=args.seed)
+    check_results_db(args.db, "--db")  # a bad --db or --json fails before the timing
+    if args.json:
+        check_writable_file(args.json, "--json")
+    row = bench_loader(args.video, model=args.model, frames=args.frames, size=args.size,
+                       short_side=args.short_side, clips=args.clips, warmup=args.warmup,
+                       train=not args.eval, augment=args.augment, dataset=args.dataset,
+                       seed=args.seed)
+    with ResultStore(args.db) as store:  # created only for a row: a failed run leaves no file
         store.insert(row)
     if args.json:
         write_json(args.json, row.to_dict())
@@ -201,17 +213,20 @@ def add_parser(subparsers: Any) -> None:
     c.add_argument("--annotations", required=True, type=Path, help="annotation file of one split")
     c.add_argument("--labels", type=Path, help="class file of the format (see above)")
     c.add_argument("--label-names", help="list format: comma-separated label column names")
-    c.add_argument("--fps", type=float, help="frame rate for list durations (default: the "
-                   "dataset's, see above)")
+    c.add_argument("--fps", type=bounded(float, gt=0), help="frame rate for list durations "
+                   "(default: the dataset's, see above)")
     c.add_argument("--video-info", type=Path, help="ek100 list: EPIC_100_video_info.csv")
     c.add_argument("--template", help="file/folder naming, e.g. '{label}/{youtube_id}.mp4' (k400)")
     c.add_argument("--root", type=Path, help="dataset folder: verify each clip exists and decodes")
-    c.add_argument("--min-frames", type=int, default=1,
+    c.add_argument("--min-frames", type=int_at_least(1), default=1,
                    help="with --root: clips with fewer frames are bad (default 1; TSN repeats "
                         "frames of short clips)")
-    c.add_argument("--limit", type=int, help="with --root: check only the first N clips")
-    c.add_argument("--workers", type=int, default=1, help="with --root: processes (default 1)")
-    c.add_argument("--show-bad", type=int, default=20, help="bad clips to print (default 20)")
+    c.add_argument("--limit", type=int_at_least(1),
+                   help="with --root: check only the first N clips")
+    c.add_argument("--workers", type=int_at_least(1), default=1,
+                   help="with --root: processes (default 1)")
+    c.add_argument("--show-bad", type=int_at_least(0), default=20,
+                   help="bad clips to print (default 20; all of them are in --json)")
     c.add_argument("--json", metavar="OUT", type=Path, help="also write the report as JSON")
     c.set_defaults(func=_cmd_check)
 
@@ -225,18 +240,21 @@ def add_parser(subparsers: Any) -> None:
     b.add_argument("--model", default="tsm_r50",
                    help="registry name whose input contract (frames, size, mean/std) the clips "
                         "follow (default tsm_r50: 16x224, ImageNet normalisation)")
-    b.add_argument("--frames", type=int, help="clip length (default: the model's)")
-    b.add_argument("--size", type=int, help="crop size (default: the model's)")
-    b.add_argument("--short-side", type=int, help="resize before crop (default size*8/7)")
-    b.add_argument("--clips", type=int, default=100, help="timed clips (default 100)")
-    b.add_argument("--warmup", type=int, default=5)
+    b.add_argument("--frames", type=int_at_least(1), help="clip length (default: the model's)")
+    b.add_argument("--size", type=int_at_least(1), help="crop size (default: the model's)")
+    b.add_argument("--short-side", type=int_at_least(1), help="resize before crop (default "
+                   "size*8/7)")
+    b.add_argument("--clips", type=int_at_least(1), default=100, help="timed clips (default 100)")
+    b.add_argument("--warmup", type=int_at_least(0), default=5,
+                   help="untimed clips first (default 5)")
     b.add_argument("--eval", action="store_true", help="segment centres + centre crop")
     b.add_argument("--augment", choices=("batch", "worker", "off"), default="batch",
                    help="batch: worker returns uint8 clips, kornia runs per batch on the device "
                         "(default); worker: kornia per clip on this CPU; off: crop/flip/normalise")
     b.add_argument("--dataset", default="k400", choices=list_datasets(),
                    help="augmentation defaults of this dataset (default k400)")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=bounded(int, ge=0, le=MAX_SEED), default=0,
+                   help="seed of the sampled frames and crops (default 0)")
     b.add_argument("--db", default="litevid-results.db",
                    help="SQLite results store the row is added to (default litevid-results.db)")
     b.add_argument("--json", metavar="OUT", type=Path, help="also write the row as JSON")

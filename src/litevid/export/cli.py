@@ -10,11 +10,14 @@ inside the command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
 import sys
 from typing import Any
+
+from ..utils.config import MAX_SEED, bounded, int_at_least
 
 __all__ = ["add_parser"]
 
@@ -42,6 +45,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .api import export_model
     from .formats import ExportError, get_format
 
+    from ..utils.paths import check_writable_dir
+
+    check_writable_dir(args.out, "--out")  # before any model is exported
     console = make_console(stderr=True)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     try:
@@ -71,13 +77,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
         deprecated = get_format(fmt).deprecated
         if deprecated:
             console.print(f"[yellow]--format {fmt} is deprecated: {deprecated}[/yellow]")
+        sweep = len(names) > 1
         for name in names:
-            console.print(f"exporting {name} -> {fmt} ...", end=" ")
+            # A sweep logs a line per model; one model shows a transient status instead, so
+            # that its failure is the one error line.
+            if sweep:
+                console.print(f"exporting {name} -> {fmt} ...", end=" ")
             try:
-                result = export_model(name, fmt, **kwargs)
+                with (contextlib.nullcontext() if sweep
+                      else console.status(f"exporting {name} -> {fmt} ...")):
+                    result = export_model(name, fmt, **kwargs)
             except (ExportError, ValueError, FileNotFoundError) as exc:
-                if len(names) == 1:
-                    console.print("")
+                if not sweep:
                     print(f"litevid export: error: {exc}", file=sys.stderr)
                     return 2
                 result, failures = f"error: {exc}", failures + 1
@@ -86,6 +97,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                     raise
                 result, failures = f"error: {type(exc).__name__}: {exc}", failures + 1
             outcomes[fmt][name] = result
+            if not sweep:
+                console.print(f"exported {name} -> {fmt}: ", end="")
             console.print(_cell(result) if not isinstance(result, str) else "[red]error[/red]")
             gc.collect()
     if args.json:
@@ -152,17 +165,20 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", default="exports", help="output folder (default: exports)")
     p.add_argument("--checkpoint", help="a litevid train checkpoint or a plain state dict "
                    "(default: random initialisation, with a warning)")
-    p.add_argument("--frames", type=int, help="clip length T (default: checkpoint's, else 16)")
-    p.add_argument("--size", type=int, help="frame size H=W (default: checkpoint's, else 224)")
+    p.add_argument("--frames", type=int_at_least(1),
+                   help="clip length T (default: checkpoint's, else 16)")
+    p.add_argument("--size", type=int_at_least(1),
+                   help="frame size H=W (default: checkpoint's, else 224)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
                    help="fp32 (parity rel <= 1e-4) or fp16 (rel <= 1e-2)")
     p.add_argument("--compute-units", default="all", choices=("all", "cpu", "gpu", "ane"),
                    help="Core ML compute units: all, CPU only, CPU+GPU, CPU+Neural Engine")
     p.add_argument("--stream", action="store_true", help="MoViNet: export the causal per-frame "
                    "step with its state as explicit inputs/outputs")
-    p.add_argument("--threads", type=int, help="runtime threads of the parity run")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random parity clip")
-    p.add_argument("--batch-size", type=int, default=1,
+    p.add_argument("--threads", type=int_at_least(1), help="runtime threads of the parity run")
+    p.add_argument("--seed", type=bounded(int, ge=0, le=MAX_SEED), default=0,
+                   help="seed of the random parity clip")
+    p.add_argument("--batch-size", type=int_at_least(1), default=1,
                    help="the exported (static) batch (default 1: single-instance inference)")
     p.add_argument("--update-matrix", action="store_true",
                    help="store the outcomes in models/export_matrix.json (ModelSpec.export "

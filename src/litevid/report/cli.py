@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..utils.config import bounded
+
 __all__ = ["add_parser"]
 
 DEFAULT_OUT = "report"
@@ -32,8 +34,10 @@ def _dbs(args: argparse.Namespace) -> list[Path]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from ..utils.paths import check_writable_dir
     from .build import build_report
 
+    check_writable_dir(args.out, "--out")  # before the databases are read
     report = build_report(_dbs(args), args.out, compare_paper=args.compare_paper,
                           figures=not args.no_figures)
     print(f"wrote {report.index} ({len(report.tables)} table(s), {len(report.figures)} "
@@ -60,16 +64,6 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     else:
         print(rec.to_text())
     return 0
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 _DB_HELP = ("results database(s), merged (default: results/*.db of the repository when present, "
@@ -102,8 +96,10 @@ def add_parser(subparsers: Any) -> None:
     r.add_argument("--device", required=True,
                    help="device name substring ('3090', 'EPYC') or class (cpu, cuda, mps, phone)")
     r.add_argument("--mode", required=True, choices=("single", "batch", "train"))
-    r.add_argument("--max-latency-ms", type=_positive, help="latency budget per step (ms)")
-    r.add_argument("--max-memory-gb", type=_positive, help="peak memory budget (GB, 10^9 bytes)")
+    r.add_argument("--max-latency-ms", type=bounded(float, gt=0),
+                   help="latency budget per step (ms)")
+    r.add_argument("--max-memory-gb", type=bounded(float, gt=0),
+                   help="peak memory budget (GB, 10^9 bytes)")
     r.add_argument("--dataset", default="k400", choices=("k400", "ssv2", "ek100"),
                    help="accuracy on this dataset (default k400; EK100: action top-1)")
     r.add_argument("--db", nargs="+", metavar="FILE", help=_DB_HELP)

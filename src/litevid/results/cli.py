@@ -9,12 +9,19 @@ import argparse
 import fnmatch
 from typing import Any
 
+from ..utils.config import int_at_least
+
 DEFAULT_DB = "litevid-results.db"
 
 
 def _open(path: str, readonly: bool = True):
+    """The store at ``--db``; for writing, its path is checked first (one line naming it)."""
     from .store import ResultStore
 
+    if not readonly:
+        from ..utils.paths import check_writable_file
+
+        check_writable_file(path, "--db")
     return ResultStore(path, readonly=readonly)
 
 
@@ -34,7 +41,7 @@ def _filter(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[s
 def _cmd_show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ..utils.console import make_console
+    from ..utils.console import escape_markup, literal, make_console
     from .query import EAGER, cross_device_average, latest_ok, relative_latency
     from .table import evaluation_table, measurement_table
 
@@ -47,7 +54,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if evals:
         console.print(evaluation_table(evals))
     if not rows:
-        console.print(f"{args.db}: no results" + (" matching the filters" if (
+        console.print(f"{escape_markup(args.db)}: no results" + (" matching the filters" if (
             args.mode or args.device or args.models or args.runtime) else ""))
         return 0
     shown = rows if args.all else latest_ok(rows) + _latest_failures(rows)
@@ -81,9 +88,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
                      "batch": str(e["batch"]), "input": f"{e['frames']}x{e['size']}x{e['size']}",
                      "precision": e["precision"], "avg relative": f"{e['relative']:.2f}",
                      "devices": str(e["n_devices"])}
-            table.add_row(*(cells[c] for c in cols))
+            table.add_row(*(literal(cells[c]) for c in cols))
         console.print(table)
-    console.print(f"{len(rows)} row(s) in {args.db}")
+    console.print(f"{len(rows)} row(s) in {escape_markup(args.db)}")
     return 0
 
 
@@ -96,8 +103,10 @@ def _latest_failures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from ..utils.paths import check_writable_file
     from .export import export_rows
 
+    check_writable_file(args.out, "--out")
     with _open(args.db) as store:
         rows = _filter(list(store.rows()), args)
     n = export_rows(rows, args.out, args.format)
@@ -106,8 +115,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    with _open(args.db, readonly=False) as store:
-        added, present = store.merge(args.other)
+    # The source is opened (and so checked: present, a results database, a schema this version
+    # reads) before the target, which a failed merge must not create.
+    with _open(args.other) as source, _open(args.db, readonly=False) as store:
+        added, present = store.merge(source)
         total = store.count()
     print(f"merged {args.other} into {args.db}: {added} row(s) added, {present} already present, "
           f"{total} in total")
@@ -131,14 +142,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_profile(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ..utils.console import make_console
+    from ..utils.console import escape_markup, literal, make_console
     from .table import settings_label
 
     with _open(args.db) as store:
         rows = [r for r in _filter(list(store.rows()), args) if r.get("profile")]
     console = make_console()
     if not rows:
-        console.print(f"{args.db}: no profiled rows" + (" matching the filters" if (
+        console.print(f"{escape_markup(args.db)}: no profiled rows" + (" matching the filters" if (
             args.mode or args.device or args.models or args.runtime) else "")
             + " (measure with litevid bench --profile)")
         return 0
@@ -151,14 +162,15 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     for r in rows:
         ops = r["profile"][:args.top]
         clock = ops[0].get("clock", "cpu") if ops else "cpu"
-        table = Table(title=f"{r['model']} {r['mode']} b{r.get('batch')} "
-                            f"{settings_label(r)} on {r.get('device_name')}: top operators by "
-                            f"{clock} self time (per step; median step {r.get('median_ms') or 0:.1f} ms)")
+        table = Table(title=literal(
+            f"{r['model']} {r['mode']} b{r.get('batch')} {settings_label(r)} on "
+            f"{r.get('device_name')}: top operators by {clock} self time (per step; median step "
+            f"{r.get('median_ms') or 0:.1f} ms)"))
         for col in ("operator", "calls", "self ms", "self %", "total ms"):
             table.add_column(col, justify="left" if col == "operator" else "right")
         for o in ops:
-            table.add_row(o["op"], f"{o['calls']:g}", f"{o['self_ms']:.2f}", f"{o['self_pct']:.1f}",
-                          f"{o['total_ms']:.2f}")
+            table.add_row(*map(literal, (o["op"], f"{o['calls']:g}", f"{o['self_ms']:.2f}",
+                                         f"{o['self_pct']:.1f}", f"{o['total_ms']:.2f}")))
         console.print(table)
     return 0
 
@@ -187,7 +199,8 @@ def add_parser(subparsers: Any) -> None:
 
     pr = sub.add_parser("profile", help="the stored operator profiles (litevid bench --profile)")
     _add_filters(pr)
-    pr.add_argument("--top", type=int, default=15, help="operators per row (default 15)")
+    pr.add_argument("--top", type=int_at_least(1), default=15,
+                    help="operators per row (default 15)")
     pr.add_argument("--all", action="store_true", help="every profiled row, not the newest")
     pr.set_defaults(func=_cmd_profile)
 

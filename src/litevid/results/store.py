@@ -12,6 +12,7 @@ No torch here: reports and ``litevid results`` read the store without importing 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
@@ -39,6 +40,8 @@ SCHEMA_HISTORY: dict[int, str] = {
        "and measurements.profile (JSON top operators by self time, litevid bench --profile)",
     6: "measurements.pass_errors (JSON: a memory or profile pass that failed after the timing, "
        "which the row keeps)",
+    7: "evaluations.clips_total, failed_clips (JSON: clips not read, so not scored, with the "
+       "reason) and clip_warnings (JSON: clips scored from a file cut short)",
 }
 SCHEMA_VERSION = max(SCHEMA_HISTORY)
 # MIGRATIONS[v]: SQL run when upgrading to version v, after the missing columns were added.
@@ -215,14 +218,20 @@ class ResultStore:
             raise
         return added
 
-    def merge(self, other: str | Path) -> tuple[int, int]:
+    def merge(self, other: str | Path | ResultStore) -> tuple[int, int]:
         """Copy every row of every table of another store into this one; returns (added,
         already present). Rows are identified by ``uid``, so merging a file twice adds nothing.
+
+        ``other`` is a path, or a store the caller opened (read-only) before this one, so that a
+        missing or foreign source fails before the target file is created.
         """
-        if Path(other).resolve() == self.path.resolve():
-            raise ValueError(f"{other}: cannot merge a results database into itself")
+        source = other.path if isinstance(other, ResultStore) else Path(other)
+        if source.resolve() == self.path.resolve():
+            raise ValueError(f"{source}: cannot merge a results database into itself")
         added = total = 0
-        with ResultStore(other, readonly=True) as src:
+        opened = (contextlib.nullcontext(other) if isinstance(other, ResultStore)
+                  else ResultStore(other, readonly=True))
+        with opened as src:
             for table in _TABLES:
                 rows = list(src.rows(table=table, decode=False))
                 added += self.insert_many(rows, table=table)

@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..utils.config import add_arguments, from_args
+from ..utils.config import add_arguments, check_paths, from_args, int_at_least
+from ..utils.paths import check_results_db, check_writable_dir
 from .config import TrainConfig
 
 __all__ = ["add_parser"]
+
+_SHOW_CLIPS = 10  # clips listed on the terminal per kind of problem (all in clip_problems.csv)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -23,6 +26,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
     cfg = from_args(TrainConfig, args)
+    check_paths(cfg)  # --out, --db: before the model is built
     explicit = {f.name for f in dataclasses.fields(TrainConfig)
                 if getattr(args, f.name, None) is not None}
     trainer = Trainer(cfg, explicit=explicit)
@@ -37,6 +41,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    check_results_db(args.db, "--db")  # before the evaluation, not after it
+    check_writable_dir(args.out or Path(args.checkpoint).parent / f"eval-{args.dataset}",
+                       "--out" if args.out else "--out (default)")
     from ..data import build_dataset, dataset_spec
     from .data import eval_loader, model_heads
     from .distributed import DistContext
@@ -61,7 +68,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     aug = ds.batch_transform.to(dist.device).eval() if ds.batch_transform is not None else None
     loader = eval_loader(ds, batch_size=args.batch_size, workers=args.workers, dist=dist)
     ev, wall = evaluate(loaded.model, loader, heads=heads, dist=dist,
-                        precision=precision, batch_transform=aug)
+                        precision=precision, batch_transform=aug, on_error=args.on_error)
     summary = ev.summary()
     if not dist.is_main:
         dist.close()
@@ -79,15 +86,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                   "device_type": ckpt.get("device_type")},
         settings={"eval_args": {k: v for k, v in vars(args).items() if k != "func"},
                   "train_config": ckpt.get("config")})
-    print(f"{args.model} on {args.dataset} {args.split}: {len(ds)} clips, single view, "
-          f"single crop, {ds.frames}x{ds.size}px, {wall:.1f} s")
+    print(f"{args.model} on {args.dataset} {args.split}: {ev.evaluated} of {len(ds)} clips "
+          f"evaluated, single view, single crop, {ds.frames}x{ds.size}px, {wall:.1f} s")
     for head in [*ev.heads, *(["action"] if ev.epic else [])]:
         m = summary[head]
         mca = f", mean class accuracy {m['mean_class_acc']:.4f}" if "mean_class_acc" in m else ""
         print(f"  {head}: top-1 {m['top1']:.4f}, top-5 {m['top5']:.4f}{mca} ({m['clips']} clips)")
+    for kind, items in (("not evaluated", ev.failed), ("evaluated with a warning", ev.warned)):
+        if items:
+            print(f"  {len(items)} clip(s) {kind}:")
+            for item in items[:_SHOW_CLIPS]:
+                print(f"    {item['clip']}: {item['reason']}")
+            if len(items) > _SHOW_CLIPS:
+                print(f"    ... {len(items) - _SHOW_CLIPS} more in clip_problems.csv")
     print(f"  wrote {', '.join(str(p) for p in written)}; row added to {args.db}")
     dist.close()
-    return 0
+    return 1 if ev.failed else 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -96,6 +110,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..results.stats import summarize
     from .predict import load_for_inference, predict_files, read_label_file
 
+    if args.db:
+        check_results_db(args.db, "--db")
     device = get_backend(args.device)
     device.set_current()  # cuda:N: N's streams, and synchronize() waits for N
     loaded = load_for_inference(args.model, args.checkpoint, device=device.device,
@@ -167,14 +183,21 @@ def add_parser(subparsers: Any) -> None:
     e.add_argument("--labels", help="the dataset's class file")
     e.add_argument("--train-annotations", help="EK100: the training file that defines action ids")
     e.add_argument("--split", default="val", help="split name (default val)")
-    e.add_argument("--frames", type=int, help="clip length (default: the checkpoint's)")
-    e.add_argument("--size", type=int, help="crop size (default: the checkpoint's)")
-    e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--workers", type=int, default=2)
+    e.add_argument("--frames", type=int_at_least(1), help="clip length (default: the "
+                   "checkpoint's)")
+    e.add_argument("--size", type=int_at_least(1), help="crop size (default: the checkpoint's)")
+    e.add_argument("--batch-size", type=int_at_least(1), default=8)
+    e.add_argument("--workers", type=int_at_least(0), default=2,
+                   help="data loader processes (0: the main process; default 2)")
     e.add_argument("--device", default="auto")
     e.add_argument("--precision", default="auto", choices=("auto", "fp32", "amp-fp16",
                                                            "amp-bf16"))
-    e.add_argument("--num-clips", type=int, help="synthetic only: clips to evaluate")
+    e.add_argument("--on-error", default="skip", choices=("skip", "raise"),
+                   help="a clip that cannot be read: leave it out of the scores and list it "
+                        "(skip: the exit status is then 1) or stop at the first (raise). A clip "
+                        "is never replaced by another")
+    e.add_argument("--num-clips", type=int_at_least(1), help="synthetic only: clips to "
+                   "evaluate")
     e.add_argument("--out", help="folder for predictions and confusion matrices (default: "
                                  "eval-<dataset> beside the checkpoint)")
     e.add_argument("--db", default="litevid-results.db", help="results store")
@@ -188,10 +211,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--model", required=True, help="registry name")
     p.add_argument("--checkpoint", required=True, help="litevid checkpoint (or a state dict)")
     p.add_argument("--labels", help="class names, one a line (default: the checkpoint's)")
-    p.add_argument("--num-classes", type=int, help="classifier width of a plain state dict")
-    p.add_argument("--frames", type=int)
-    p.add_argument("--size", type=int)
-    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--num-classes", type=int_at_least(1),
+                   help="classifier width of a plain state dict")
+    p.add_argument("--frames", type=int_at_least(1), help="clip length (default: the "
+                   "checkpoint's, else the model's)")
+    p.add_argument("--size", type=int_at_least(1), help="crop size (default: the checkpoint's, "
+                   "else the model's)")
+    p.add_argument("--top", type=int_at_least(1), default=5,
+                   help="classes shown per video (default 5)")
     p.add_argument("--device", default="auto")
     p.add_argument("--db", default="litevid-results.db",
                    help="results store for the end-to-end row ('' to skip)")

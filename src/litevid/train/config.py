@@ -25,7 +25,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..utils.config import option
+from ..models._weights import DEFAULT_MIN_SHARE
+from ..utils.config import MAX_SEED, option, validate_fields
 
 __all__ = ["OPTIMIZERS", "TrainConfig", "accumulation_steps", "apply_dataset_defaults"]
 
@@ -48,54 +49,64 @@ class TrainConfig:
                                 "--help)")
     pretrained: str | None = option(None, help="local checkpoint to initialise from, in a layout "
                                     "the model's spec names (nothing is downloaded)")
-    frames: int | None = option(None, help="clip length T (default: the dataset's, else the "
+    pretrained_min_share: float = option(
+        DEFAULT_MIN_SHARE, ge=0, le=1, help="refuse a --pretrained file that fills less than this share of "
+        "the model's tensors (another model's weights fill none); 0 loads a partial checkpoint "
+        "on purpose")
+    frames: int | None = option(None, ge=1, help="clip length T (default: the dataset's, else the "
                                 "model's: 16)")
-    size: int | None = option(None, help="crop size (default: the dataset's, else the model's: "
-                              "224)")
-    epochs: int = option(35, help="maximum epochs (the study: up to 35)")
-    batch_size: int = option(8, help="clips per device per forward pass")
-    effective_batch: int = option(32, help="clips per optimizer step over all devices and "
+    size: int | None = option(None, ge=1, help="crop size (default: the dataset's, else the "
+                              "model's: 224)")
+    epochs: int = option(35, ge=1, help="maximum epochs (the study: up to 35)")
+    batch_size: int = option(8, ge=1, help="clips per device per forward pass")
+    effective_batch: int = option(32, ge=1, help="clips per optimizer step over all devices and "
                                   "accumulation steps (the study: 32)")
-    lr: float | None = option(None, help="initial learning rate (default: the model's, by "
+    lr: float | None = option(None, gt=0, help="initial learning rate (default: the model's, by "
                               "category: CNN baselines 3e-4, CNN+attention 2e-4, transformers "
                               "1e-4)")
-    weight_decay: float = option(1e-5, help="weight decay (the study: 1e-5)")
+    weight_decay: float = option(1e-5, ge=0, help="weight decay (the study: 1e-5)")
     optimizer: str = option("adamw", choices=OPTIMIZERS, help="adamw (decoupled weight decay) "
                             "or sgd (momentum, nesterov)")
-    momentum: float = option(0.9, help="SGD momentum")
-    plateau_factor: float = option(0.1, help="learning-rate factor when validation top-1 "
-                                   "plateaus")
-    plateau_patience: int = option(2, help="reduce the learning rate once validation top-1 has "
-                                   "not improved for this many epochs")
-    lr_floor: float = option(1e-6, help="stop early once the learning rate is reduced below this")
+    momentum: float = option(0.9, gt=0, lt=1, help="SGD momentum (Nesterov)")
+    plateau_factor: float = option(0.1, gt=0, lt=1, help="learning-rate factor when validation "
+                                   "top-1 plateaus")
+    plateau_patience: int = option(2, ge=1, help="reduce the learning rate once validation top-1 "
+                                   "has not improved for this many epochs")
+    lr_floor: float = option(1e-6, ge=0, help="stop early once the learning rate is reduced "
+                             "below this (0: never)")
     precision: str = option("auto", choices=PRECISIONS, help="auto = bf16 autocast on a CUDA GPU "
                             "that supports it, else fp16 with loss scaling; fp32 on CPU")
     augment: str = option("batch", choices=("batch", "worker", "off"),
                           help="training augmentation: per batch on the device (batch), per clip "
                           "in the loader workers (worker), or crop/flip only (off)")
-    workers: int | None = option(None, help="data loader processes per device (default: the "
-                                 "CPU cores shared among the local devices, at most 8)")
+    workers: int | None = option(None, ge=0, help="data loader processes per device (0: load in "
+                                 "the main process; default: the CPU cores shared among the "
+                                 "local devices, at most 8)")
     device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps; under "
                          "torchrun each process takes its LOCAL_RANK GPU")
-    seed: int = option(0, help="seed of weights, sampling and augmentation")
+    seed: int = option(0, ge=0, le=MAX_SEED, help="seed of weights, sampling and augmentation")
     deterministic: bool = option(False, help="deterministic kernels (slower on a GPU)")
-    out: str | None = option(None, help="run folder for checkpoints and logs (default "
-                             "runs/<model>-<dataset>)")
-    checkpoint_every: int = option(0, help="also checkpoint every N optimizer steps (0: once "
-                                   "per epoch)")
+    out: str | None = option(None, path="dir", help="run folder for checkpoints and logs "
+                             "(default runs/<model>-<dataset>)")
+    checkpoint_every: int = option(0, ge=0, help="also checkpoint every N optimizer steps (0: "
+                                   "once per epoch)")
     resume: str | None = option(None, help="continue exactly from this checkpoint")
     force: bool = option(False, help="resume even if the configuration differs from the "
                          "checkpoint's")
-    db: str = option("litevid-results.db", help="SQLite results store for the evaluation row")
+    db: str = option("litevid-results.db", path="db", help="SQLite results store for the "
+                     "evaluation row")
     tensorboard: bool = option(False, help="also write TensorBoard scalars (pip install "
                                "tensorboard)")
-    num_clips: int | None = option(None, help="synthetic only: training clips (validation gets a "
-                                   "quarter)")
-    max_steps: int | None = option(None, help="stop after this many optimizer steps in all "
+    num_clips: int | None = option(None, ge=1, help="synthetic only: training clips "
+                                   "(validation gets a quarter)")
+    max_steps: int | None = option(None, ge=1, help="stop after this many optimizer steps in all "
                                    "(smoke runs)")
-    log_every: int = option(10, help="optimizer steps between JSONL step records")
+    log_every: int = option(10, ge=1, help="optimizer steps between JSONL step records")
     import_modules: str = option("", flag="--import", help="comma-separated modules to import "
                                  "first, in every process (e.g. to register your own models)")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)  # the fields' bounds (ge=...), as the flags check them
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

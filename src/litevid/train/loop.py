@@ -10,7 +10,8 @@ the floor, or at ``max_steps`` -> one ``Evaluation`` row in the results store.
 What is logged: a progress bar per epoch (one plain line per epoch when stdout is not a
 terminal), ``log.jsonl`` in the run folder always (step records, one record per epoch with
 validation metrics, learning rate, clips/s, data-wait and compute time, skipped clips), and
-TensorBoard scalars with ``--tensorboard``. Only rank 0 writes.
+TensorBoard scalars with ``--tensorboard``. Only rank 0 writes. A resumed run first drops the
+records a killed session logged past its checkpoint's step, so each step is logged once.
 """
 
 from __future__ import annotations
@@ -172,7 +173,12 @@ class Trainer:
                              f"{cfg.effective_batch} clips over {self.dist.world_size} process(es)")
 
         model = create_model(cfg.model, num_classes=self.heads, frames=self.frames,
-                             size=self.size, pretrained=cfg.pretrained)
+                             size=self.size, pretrained=cfg.pretrained,
+                             pretrained_min_share=cfg.pretrained_min_share)
+        if cfg.pretrained is not None:
+            report = model.load_report
+            self._say(f"weights from {cfg.pretrained}: {report.summary()}"
+                      + (f" ({report.details()})" if report.details() else ""))
         if cfg.pretrained is None and not self.spec.init.from_scratch and resumed is None:
             self._say(f"note: {cfg.model} starts from random weights; the study initialised it "
                       f"from {self.spec.init.describe()} (pass --pretrained FILE)")
@@ -196,6 +202,8 @@ class Trainer:
         self.scaler = backend.grad_scaler(self.precision, always=True)  # enabled for fp16 only
         self.val_loader = eval_loader(self.val_ds, batch_size=cfg.batch_size,
                                       workers=self.workers, dist=self.dist)
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
         self.tb = None
         if cfg.tensorboard and self.dist.is_main:
             try:
@@ -221,7 +229,10 @@ class Trainer:
                              f"({text}); resume with the same settings or pass --force")
 
     def _prepare_out_dir(self, resumed: dict[str, Any] | None) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
+        """Refuse an unusable run folder before any work; it is created once the set-up has
+        succeeded (``_setup``), so a failed start leaves nothing behind."""
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {self.out}: exists and is not a folder")
         last = self.out / "last.pt"
         if resumed is None and last.exists():
             raise ValueError(f"{self.out} already holds a run ({last}); continue it with "
@@ -274,6 +285,8 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         if not self.dist.is_main:
             return
+        if not getattr(self, "_log_trimmed", False):
+            self._trim_log()
         record = {"time": round(self._elapsed(), 3), **record}
         with open(self.out / "log.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record, default=str) + "\n")
@@ -282,6 +295,35 @@ class Trainer:
             for k, v in record.items():
                 if isinstance(v, (int, float)) and k not in ("time", "step", "epoch"):
                     self.tb.add_scalar(f"{kind}/{k}", v, record.get("step", self.state.step))
+
+    def _trim_log(self) -> None:
+        """Before this session's first record: drop from ``log.jsonl`` what an earlier session
+        logged past the step this one starts from (a run killed after its last checkpoint, or
+        before its first), and a last line torn by the kill, so every step is logged once.
+        Rewritten atomically; other lines are kept as they are."""
+        from ..utils.io import atomic_write
+
+        self._log_trimmed = True
+        path = self.out / "log.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        except FileNotFoundError:
+            return
+        keep = []
+        for i, line in enumerate(lines):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                if i == len(lines) - 1 and not line.endswith("\n"):
+                    continue  # a record cut short by the kill
+                keep.append(line)
+                continue
+            step = rec.get("step") if isinstance(rec, dict) else None
+            if isinstance(step, int) and step > self.state.step:
+                continue
+            keep.append(line if line.endswith("\n") else line + "\n")
+        if keep != lines:
+            atomic_write(path, "".join(keep))
 
     def _elapsed(self) -> float:
         return self.state.elapsed_s + time.monotonic() - self._session_t0
@@ -352,8 +394,10 @@ class Trainer:
                 record = {"event": "epoch", "epoch": epoch + 1, "step": st.step, **stats,
                           "lr": lr, "val_top1": top1, "val_top5": summary["top5"],
                           "val_mean_class_acc": summary["mean_class_acc"], "eval_s": eval_s,
-                          "val": summary}
-                st.history.append({k: v for k, v in record.items() if k != "val"})
+                          "val_clips": ev.evaluated, "val_failed": ev.failed,
+                          "val_warned": ev.warned, "val": summary}
+                st.history.append({k: v for k, v in record.items()
+                                   if k not in ("val", "val_failed", "val_warned")})
                 if lr_exhausted(self.optimizer, cfg):
                     st.stop_reason = (f"learning rate {lr:.2g} below the floor {cfg.lr_floor:g} "
                                       "(validation top-1 plateaued)")
@@ -371,6 +415,11 @@ class Trainer:
                         f"(data wait {stats['data_wait_s']:.1f} s, compute "
                         f"{stats['compute_s']:.1f} s), eval {eval_s:.1f} s"
                         + (f", {stats['skipped']} clips skipped" if stats["skipped"] else "")
+                        + (f", {stats['warned']} clips from files cut short" if stats["warned"]
+                           else "")
+                        + (f", val: {ev.evaluated} of {ev.expected} clips evaluated, "
+                           f"{len(ev.failed)} unreadable (first: {ev.failed[0]['reason']})"
+                           if ev.failed else "")
                         + (" *best*" if improved else ""))
         self._log({"event": "stop", "reason": st.stop_reason, "epoch": st.epoch,
                    "step": st.step, "best_top1": st.best_top1, "best_epoch": st.best_epoch})
@@ -390,6 +439,7 @@ class Trainer:
         micro_total = min(micro_total, self.steps_per_epoch * self.accum)
         self.ddp.train()
         skipped0 = getattr(self.train_ds.dataset, "skipped", 0)
+        warned0 = getattr(self.train_ds.dataset, "warned", 0)
         data_wait = compute = 0.0
         loss_sum = torch.zeros((), device=dev)
         losses: list[float] = []
@@ -449,7 +499,8 @@ class Trainer:
                 "clips": clips_done * self.dist.world_size,
                 "clips_per_s": clips_done * self.dist.world_size / max(wall, 1e-9),
                 "data_wait_s": data_wait, "compute_s": compute, "wall_s": wall,
-                "skipped": skipped}
+                "skipped": skipped,
+                "warned": getattr(self.train_ds.dataset, "warned", 0) - warned0}
 
     def _save_best(self, ev: Any) -> None:
         self._checkpoint(self.out / "best.pt")  # on every rank: it gathers their RNG states

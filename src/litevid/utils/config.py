@@ -8,33 +8,142 @@ metadata keys (all optional):
 - ``help``: the flag's help text (the dataclass default is appended);
 - ``flag``: the flag name when it is not ``--field-name`` (e.g. ``--import``);
 - ``choices``: allowed values;
+- ``bound``: the allowed range of a number (``option(..., ge=1)``, ``gt=0``, ``le=``, ``lt=``): the
+  flag's argparse type rejects a value outside it, naming the flag, and ``validate_fields``
+  (call it from the dataclass's ``__post_init__``) rejects it when the dataclass is built in
+  Python, naming the field. ``None`` ("unset, the default") is always allowed;
+- ``path``: what a string field names, for ``check_paths``: ``"file"`` (a file the run writes),
+  ``"dir"`` (a folder it writes into, created if absent) or ``"db"`` (a results store);
 - ``cli``: ``False`` to keep a field out of the command line.
 
 Types come from the annotations: ``bool`` fields become on/off switches
 (``--x``/``--no-x``), ``T | None`` fields take a ``T`` and default to ``None`` ("automatic").
+
+Hand-written flags of the other verbs take their bounds from the same place: ``bounded(int,
+ge=1)`` (or ``int_at_least(1)``) is the argparse ``type=`` that ``add_arguments`` generates.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
-__all__ = ["add_arguments", "from_args", "option"]
+__all__ = ["MAX_SEED", "Bound", "add_arguments", "bounded", "check_paths", "from_args",
+           "int_at_least", "option", "validate_fields"]
+
+# Seeds are 0 .. 2**63 - 1: numpy's generators (synthetic data) refuse negative seeds and
+# torch.manual_seed overflows past 64 bits.
+MAX_SEED = 2**63 - 1
+PATH_KINDS = ("file", "dir", "db")
 
 C = TypeVar("C")
 
 
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """The allowed range of a number: ``ge``/``gt`` below and ``le``/``lt`` above (``None``:
+    unbounded on that side). NaN and infinity are never allowed."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.ge, self.gt).count(None) == 0 or (self.le, self.lt).count(None) == 0:
+            raise TypeError("give at most one lower (ge / gt) and one upper (le / lt) bound")
+
+    def describe(self) -> str:
+        """``>= 1``, ``> 0 and < 1``."""
+        parts = [f"{op} {value:g}" if isinstance(value, float) else f"{op} {value}"
+                 for op, value in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                 if value is not None]
+        return " and ".join(parts)
+
+    def problem(self, value: float) -> str | None:
+        """``None`` if ``value`` is allowed, else why not (``must be >= 1, got 0``)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {value}"
+        if (self.ge is not None and value < self.ge or self.gt is not None and value <= self.gt
+                or self.le is not None and value > self.le
+                or self.lt is not None and value >= self.lt):
+            return f"must be {self.describe()}, got {value}"
+        return None
+
+
+def bounded(typ: type, *, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, lt: float | None = None,
+            bound: Bound | None = None) -> Callable[[str], Any]:
+    """An argparse ``type=``: the text as ``typ`` (``int`` or ``float``), rejected outside the
+    bound with argparse's one line, e.g. ``argument --epochs: must be >= 1, got 0``."""
+    limit = bound or Bound(ge=ge, gt=gt, le=le, lt=lt)
+
+    def parse(text: str) -> Any:
+        value = typ(text)  # a ValueError here: argparse's "invalid int value: 'x'"
+        problem = limit.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = typ.__name__
+    return parse
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """The argparse ``type=`` of an integer flag that must be ``>= minimum``."""
+    return bounded(int, ge=minimum)
+
+
 def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
            choices: typing.Sequence[Any] | None = None, cli: bool = True,
+           ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None, path: str | None = None,
            default_factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field with its command-line help (see the module docstring)."""
-    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None, "cli": cli}
+    if path is not None and path not in PATH_KINDS:
+        raise TypeError(f"path must be one of {PATH_KINDS}, got {path!r}")
+    limits = {"ge": ge, "gt": gt, "le": le, "lt": lt}
+    bound = Bound(**limits) if any(v is not None for v in limits.values()) else None
+    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None, "cli": cli,
+            "bound": bound, "path": path}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def validate_fields(obj: Any) -> None:
+    """Raise ``ValueError`` naming the first field of the dataclass ``obj`` outside its bound
+    (call from ``__post_init__``, so ``TrainConfig(epochs=0)`` fails as ``--epochs 0`` does)."""
+    for f in dataclasses.fields(obj):
+        bound, value = f.metadata.get("bound"), getattr(obj, f.name)
+        if bound is None or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{f.name} ({_flag(f)}): must be a number, got {value!r}")
+        problem = bound.problem(value)
+        if problem:
+            raise ValueError(f"{f.name} ({_flag(f)}): {problem}")
+
+
+def check_paths(obj: Any) -> None:
+    """Check, before any work, that every output path of the dataclass ``obj`` (fields declared
+    with ``path=``) can be written; raises one line naming the flag and the path
+    (``utils.paths``). Unset (``None`` / empty) fields are skipped."""
+    from .paths import check_results_db, check_writable_dir, check_writable_file
+
+    checks = {"file": check_writable_file, "dir": check_writable_dir, "db": check_results_db}
+    for f in dataclasses.fields(obj):
+        kind, value = f.metadata.get("path"), getattr(obj, f.name)
+        if kind and value:
+            checks[kind](value, _flag(f))
 
 
 def _scalar_type(annotation: Any) -> tuple[type, bool]:
@@ -56,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
         if not meta.get("cli", True):
             continue
         typ, optional = _scalar_type(hints[f.name])
-        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        flag = _flag(f)
         text = meta.get("help") or ""
         if typ is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
@@ -65,8 +174,9 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
         default = f.default if f.default is not dataclasses.MISSING else None
         if default not in (None, "") and not optional and "default" not in text:
             text += f" (default {default})"
-        parser.add_argument(flag, dest=f.name, type=typ, default=None,
-                            choices=meta.get("choices"), help=text)
+        bound = meta.get("bound")
+        parser.add_argument(flag, dest=f.name, type=bounded(typ, bound=bound) if bound else typ,
+                            default=None, choices=meta.get("choices"), help=text)
 
 
 def from_args(config_cls: type[C], args: argparse.Namespace, **overrides: Any) -> C:

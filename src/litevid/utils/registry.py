@@ -40,4 +40,7 @@ def import_modules(modules: Sequence[str] | str) -> None:
     if isinstance(modules, str):
         modules = [m.strip() for m in modules.split(",") if m.strip()]
     for mod in modules:
-        importlib.import_module(mod)
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:  # the user's module or one it needs: one line, no traceback
+            raise ValueError(f"--import {mod}: cannot import it ({exc})") from None
