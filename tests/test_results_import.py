@@ -81,7 +81,7 @@ def test_reimport_adds_nothing_and_new_lines_only_once(tmp_path, capsys):
     assert _import(csv_path, db) == 0
     assert "0 row(s) added, 3 already present, 3 in total" in capsys.readouterr().out
     # A line added (and the same measurement pasted twice) later: only the new lines are added.
-    extra = "x3d_xs,coreml-ane,iPhone 15 Pro,4.9\n"
+    extra = "x3d_xs,coreml-ane,iPhone 15 Pro,4.9,,,,,\n"  # every cell, empty ones too
     csv_path.write_text(GOOD + extra + extra)
     assert _import(csv_path, db) == 0
     assert "2 row(s) added, 3 already present, 5 in total" in capsys.readouterr().out

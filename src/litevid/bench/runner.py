@@ -424,7 +424,7 @@ def run_bench(cfg: BenchConfig, *, progress: Any = None,
 
     from ..devices import backend_class, resolve_device
     from ..results.store import ResultStore
-    from ..utils.console import JobProgress, make_console
+    from ..utils.console import JobProgress, escape_markup, make_console
     from ..utils.io import write_json
 
     import_modules(cfg.import_modules)
@@ -441,7 +441,8 @@ def run_bench(cfg: BenchConfig, *, progress: Any = None,
                 + (", compiled" if cfg.compile else "")
                 + ("" if cfg.in_process else ", one process per model/mode"))
     make_console(stderr=True).print(
-        f"litevid bench: {len(jobs)} job(s) on {device}: {protocol}; results -> {cfg.db}")
+        escape_markup(f"litevid bench: {len(jobs)} job(s) on {device}: {protocol}; results -> "
+                      f"{cfg.db}"))
     rows: list[Measurement] = []
     run = run_job if cfg.in_process else run_job_subprocess
     with ResultStore(cfg.db) as store, (progress or JobProgress(len(jobs))) as jp:
@@ -463,7 +464,7 @@ def run_bench(cfg: BenchConfig, *, progress: Any = None,
             store.insert(row)
             rows.append(row)
             jp.finish(f"{row.median_ms:.1f} ms median, n={row.n}" if row.status == "ok"
-                      else f"[red]{row.status[:70]}[/red]")
+                      else f"[red]{escape_markup(row.status[:70])}[/red]")
     if cfg.json:
         write_json(cfg.json, [r.to_dict() for r in rows], indent=1)
     return rows

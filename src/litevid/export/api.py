@@ -4,21 +4,28 @@ The order of work: check the format's packages and the output folder -> build th
 ``litevid train`` checkpoint, a plain state dict, or random init with a warning) -> wrap it with
 flat outputs (``wrappers``) -> eager reference outputs on a seeded random clip -> export to a
 temporary name beside the target -> run the artefact with its runtime on the same clip and
-compare (a failure removes the artefact and raises) -> rename into place -> JSON sidecar.
+compare (a failure removes the artefact and raises) -> JSON sidecar -> commit.
 
 Artefact: ``<out>/<model>_<T>x<S>[_b<batch>][_fp16][_stream]<suffix>``; sidecar: the same name
 + ``.json``.
+
+An export is complete or absent. Artefact and sidecar are written into one temporary folder
+beside the target (``utils.tempfiles``: a killed export's folder is removed by the next one); the
+sidecar carries the artefact's sha256 and size. The commit removes the previous sidecar, renames
+the artefact into place, then the sidecar: the sidecar's presence marks a committed pair.
+``load_exported`` / ``verify_exported`` refuse an artefact whose sidecar is missing or whose hash
+or size disagrees with it (an export killed between the renames, a file changed afterwards).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +38,8 @@ from ..devices import get_backend
 from .formats import ExportError, Format, get_format
 from .wrappers import ClipModel, StreamStep, output_names
 
-__all__ = ["ExportResult", "PRECISIONS", "Parity", "check_parity", "export_model"]
+__all__ = ["ExportResult", "PRECISIONS", "Parity", "check_parity", "export_model",
+           "load_exported", "sidecar_path", "verify_exported"]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +158,25 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _size(path: Path) -> int:
+    """Bytes of a file, or of every file of a package directory."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or every file of a package directory, to disk before it is renamed in (best
+    effort: some systems cannot flush a file opened for reading)."""
+    for f in [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]:
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
@@ -158,16 +185,76 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
-def _place(tmp: Path, final: Path) -> None:
-    """Rename ``tmp`` to ``final``, replacing a previous file or package directory."""
-    if final.is_dir():
-        old = final.with_name(f".{final.name}.old")
-        _remove(old)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        _remove(old)
-    else:
-        os.replace(tmp, final)
+def sidecar_path(artefact: str | Path) -> Path:
+    """The JSON sidecar of an artefact: its name + ``.json``."""
+    artefact = Path(artefact)
+    return artefact.with_name(artefact.name + ".json")
+
+
+def _commit(tmp: Path, tmp_sidecar: Path, final: Path) -> None:
+    """Put a finished artefact and its sidecar in place: the previous sidecar goes first (an
+    artefact without a sidecar is uncommitted), then the artefact, then the new sidecar. A
+    previous package directory is moved into the temporary folder and removed with it."""
+    sidecar = sidecar_path(final)
+    with contextlib.suppress(FileNotFoundError):
+        sidecar.unlink()
+    if final.is_dir() and not final.is_symlink():
+        os.replace(final, tmp.parent / "previous")
+    elif final.is_dir():  # a link to a folder: replace the link, not what it points to
+        final.unlink()
+    os.replace(tmp, final)
+    os.replace(tmp_sidecar, sidecar)
+    if os.name == "posix":  # the renames themselves reach the disk
+        with contextlib.suppress(OSError):
+            fd = os.open(final.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def verify_exported(artefact: str | Path) -> dict[str, Any]:
+    """The sidecar of a committed export, after checking that it describes this artefact.
+
+    Raises:
+        FileNotFoundError: no artefact at ``artefact``.
+        ExportError: the sidecar is missing or unreadable, or the artefact's size or sha256
+            differs from the sidecar's (an export killed before it committed, or a file changed
+            since); one line naming the file.
+    """
+    path = Path(artefact)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such exported artefact")
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        raise ExportError(f"{path}: its sidecar {sidecar.name} is missing, so the export did not "
+                          "finish (or the file was not made by litevid export); export it again")
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        want = record["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ExportError(f"{sidecar}: not a litevid export sidecar ({type(exc).__name__}: "
+                          f"{exc}); export {path.name} again") from None
+    size = record.get("size_bytes")  # absent in sidecars written before it was recorded
+    got_size = _size(path)
+    if size is not None and size != got_size:
+        raise ExportError(f"{path}: {got_size} bytes but its sidecar {sidecar.name} says {size}: "
+                          "the artefact is incomplete or was changed; export it again")
+    got = _sha256(path)
+    if got != want:
+        raise ExportError(f"{path}: sha256 {got[:16]}... differs from its sidecar {sidecar.name} "
+                          f"({str(want)[:16]}...): the artefact is incomplete or was changed; "
+                          "export it again")
+    return record
+
+
+def load_exported(artefact: str | Path, *, threads: int | None = None
+                  ) -> tuple[Any, dict[str, Any]]:
+    """A runner of an exported artefact (``formats.Format.load``) and its sidecar, after
+    ``verify_exported``: an uncommitted or altered artefact is never run."""
+    record = verify_exported(artefact)
+    fmt = get_format(record.get("format", ""))
+    return fmt.load(Path(artefact), threads=threads), record
 
 
 def _run_stream(runner: Any, step: StreamStep, chunks: list[torch.Tensor],
@@ -219,6 +306,7 @@ def export_model(
     """
     from .. import __version__
     from ..utils.io import write_json
+    from ..utils.tempfiles import make_temp_dir
 
     t0 = time.perf_counter()
     fmt: Format = get_format(format)
@@ -226,8 +314,8 @@ def export_model(
         raise ExportError(f"--precision {precision!r}: choose {' or '.join(PRECISIONS)}")
     fmt.check_available()
     out = Path(out_dir)
+    model, weights = _build(name, checkpoint, frames, size, stream)  # a bad checkpoint: no folder
     _check_out_dir(out)
-    model, weights = _build(name, checkpoint, frames, size, stream)
     spec = model.spec
     T, S = spec.frames, spec.size
     gen = torch.Generator().manual_seed(seed)
@@ -257,7 +345,7 @@ def export_model(
     stem = (f"{name}_{T}x{S}" + (f"_b{batch_size}" if batch_size != 1 else "")
             + ("_fp16" if precision == "fp16" else "") + ("_stream" if stream else ""))
     final = out / f"{stem}{fmt.suffix}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out)) / f"{stem}{fmt.suffix}"
+    tmp = make_temp_dir(final) / final.name  # also removes what a killed export left
     try:
         try:
             info = fmt.export(module, inputs, tmp, input_names=in_names, output_names=out_names,
@@ -282,31 +370,33 @@ def export_model(
             if not parity.ok:
                 raise ExportError(f"{fmt.name} export of {name}: parity failed "
                                   f"({parity.describe()}); no artefact written")
-        _place(tmp, final)
+        _fsync(tmp)
+        record = {
+            "model": name, "paper_name": spec.paper_name, "format": fmt.name,
+            "runtime": fmt.runtime, "artefact": final.name, "sha256": _sha256(tmp),
+            "size_bytes": _size(tmp), "precision": precision,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "litevid_version": __version__,
+            "input": {"names": in_names, "shapes": [list(t.shape) for t in inputs],
+                      "dtype": str(inputs[0].dtype).replace("torch.", ""), "layout": "BCTHW",
+                      "value_range": "RGB in [0, 1], then (x - mean) / std per channel",
+                      "mean": list(spec.mean), "std": list(spec.std)},
+            "outputs": out_names, "num_classes": model.num_classes,
+            "classes": weights.pop("classes", None),  # label names, when the checkpoint has them
+            "weights": weights, "parity": parity.__dict__, "format_info": info,
+            "tools": fmt.versions(), "deprecated": fmt.deprecated,
+        }
+        if stream:
+            record["stream"] = {"state": module.describe(), "chunk_frames": 1,
+                                "usage": "feed one frame (B, C, 1, H, W) and the state; keep the "
+                                         "returned state; start (or reset) with zeros"}
+        tmp_sidecar = tmp.parent / sidecar_path(final).name
+        write_json(tmp_sidecar, record)  # in the temporary folder: committed by _commit
+        _commit(tmp, tmp_sidecar, final)
     finally:
         _remove(tmp.parent)
-
-    sidecar = final.with_name(final.name + ".json")
-    record = {
-        "model": name, "paper_name": spec.paper_name, "format": fmt.name, "runtime": fmt.runtime,
-        "artefact": final.name, "sha256": _sha256(final), "precision": precision,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "litevid_version": __version__,
-        "input": {"names": in_names, "shapes": [list(t.shape) for t in inputs],
-                  "dtype": str(inputs[0].dtype).replace("torch.", ""), "layout": "BCTHW",
-                  "value_range": "RGB in [0, 1], then (x - mean) / std per channel",
-                  "mean": list(spec.mean), "std": list(spec.std)},
-        "outputs": out_names, "num_classes": model.num_classes,
-        "classes": weights.pop("classes", None),  # label names, when the checkpoint has them
-        "weights": weights, "parity": parity.__dict__, "format_info": info,
-        "tools": fmt.versions(), "deprecated": fmt.deprecated,
-    }
-    if stream:
-        record["stream"] = {"state": module.describe(), "chunk_frames": 1,
-                            "usage": "feed one frame (B, C, 1, H, W) and the state; keep the "
-                                     "returned state; start (or reset) with zeros"}
-    write_json(sidecar, record)
-    return ExportResult(name, fmt.name, final, sidecar, parity, info, time.perf_counter() - t0)
+    return ExportResult(name, fmt.name, final, sidecar_path(final), parity, info,
+                        time.perf_counter() - t0)
 
 
 def _reason(exc: BaseException) -> str:

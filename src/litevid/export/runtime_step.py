@@ -22,6 +22,7 @@ import torch
 
 from ..bench.environment import worker_env
 from ..bench.modes import PreparedStep
+from .api import load_exported
 from .formats import ExportError, runtime_format
 
 if TYPE_CHECKING:
@@ -83,8 +84,9 @@ def prepare_runtime_step(name: str, runtime: str, x: torch.Tensor, *, frames: in
             lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
             raise ExportError(lines[-1] if lines else f"litevid export exited {done.returncode}")
         (result,) = json.loads(done.stdout)
-        runner = fmt.load(Path(result["artefact"]), threads=threads)
-        sha = json.loads(Path(result["sidecar"]).read_text())["sha256"]
+        # Only a committed export runs: its sidecar present and its sha256 matching (api).
+        runner, sidecar = load_exported(Path(result["artefact"]), threads=threads)
+        sha = sidecar["sha256"]
     finally:  # runtimes hold the program in memory (or a mapping that outlives the name)
         shutil.rmtree(folder, ignore_errors=True)
     inputs = [x.contiguous()]

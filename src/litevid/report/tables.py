@@ -1,7 +1,10 @@
 """The report's tables: built from ``ReportData``, written as Markdown, CSV and LaTeX (booktabs).
 
 A ``Table`` keeps raw values (CSV gets full precision) plus a format per column (Markdown, LaTeX
-and HTML get rounded text), so each renderer is a few lines and every table looks alike.
+and HTML get rounded text), so each renderer is a few lines and every table looks alike. Stored
+names are data in every form: Markdown through ``utils.escaping.markdown_text``, CSV through
+``csv_cell`` (no spreadsheet formulas), LaTeX through ``latex_escape``, HTML through
+``html.escape``.
 
 - Table 2 (``table2_*``): relative latency (fastest = 1.0) with median ms and peak memory, one
   column group per (mode, batch), one table per device and config, and the cross-device average
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..results.query import EAGER, vs_eager
+from ..utils.escaping import csv_row, markdown_text
 from . import paper as P
 from .data import CONFIG_KEYS, LATENCY_MODES, ReportData, config_label, config_of, mode_order
 from .stats import bootstrap_median_ci, kendall_tau, spearman_rho
@@ -57,22 +61,22 @@ class Table:
 
     def to_markdown(self) -> str:
         def line(cells: list[str]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+            return "| " + " | ".join(markdown_text(c) for c in cells) + " |"
 
         numeric = [self.numeric(j) for j in range(len(self.columns))]
-        out = [f"### {self.title}", "", line(self.columns),
+        out = [f"### {markdown_text(self.title)}", "", line(self.columns),
                "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
         out += [line([self.text(i, j) for j in range(len(self.columns))])
                 for i in range(len(self.rows))]
         if self.caption:
-            out += ["", self.caption]
+            out += ["", markdown_text(self.caption)]
         return "\n".join(out) + "\n"
 
     def to_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.columns)
-        w.writerows(["" if v is None else v for v in row] for row in self.rows)
+        w.writerow(csv_row(self.columns))
+        w.writerows(csv_row("" if v is None else v for v in row) for row in self.rows)
         return buf.getvalue()
 
     def to_latex(self) -> str:

@@ -3,6 +3,10 @@
 Each exported row carries the relative latency of its comparison group (``relative_latency``;
 empty for failed rows and for older duplicates that do not enter the ranking). Raw samples and
 other structured columns are JSON text in CSV and nested values in JSON.
+
+CSV cells are ``utils.escaping.csv_cell``: a stored string that a spreadsheet would run as a
+formula (``=...``, ``+...``, ``-...``, ``@...``) starts with ``'``; numbers stay numbers. JSON
+needs nothing: its strings are quoted.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..utils.escaping import csv_cell
 from ..utils.io import atomic_write
 from .query import relative_latency
 from .store import COLUMN_NAMES, JSON_COLUMNS, SCHEMA_VERSION
@@ -45,7 +50,7 @@ def export_rows(rows: Iterable[dict[str, Any]], path: str | Path, fmt: str) -> i
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: (json.dumps(r[k]) if k in JSON_COLUMNS and r.get(k) is not None
-                             else r.get(k)) for k in fields})
+        writer.writerow({k: csv_cell(json.dumps(r[k]) if k in JSON_COLUMNS and r.get(k) is not None
+                                     else r.get(k)) for k in fields})
     atomic_write(path, buf.getvalue())
     return len(rows)

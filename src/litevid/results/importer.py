@@ -30,7 +30,8 @@ from typing import Any
 from .measurement import Measurement, now_utc
 from .stats import summarize
 
-__all__ = ["COLUMNS", "DEFAULTS", "MODES", "OPTIONAL", "REQUIRED", "read_import_csv"]
+__all__ = ["COLUMNS", "DEFAULTS", "MODES", "OPTIONAL", "PRECISIONS", "REQUIRED",
+           "read_import_csv"]
 
 REQUIRED = ("model", "runtime", "device_name", "median_ms")
 OPTIONAL = ("mode", "batch", "frames", "size", "precision", "mean_ms", "min_ms", "max_ms",
@@ -38,6 +39,9 @@ OPTIONAL = ("mode", "batch", "frames", "size", "precision", "mean_ms", "min_ms",
             "notes", "artefact_sha256")
 COLUMNS = REQUIRED + OPTIONAL
 MODES = ("single", "batch")
+# What an imported row may say it ran in: the exporters' fp32/fp16, bf16, a quantised int8
+# program, and the host benchmark's autocast names (devices.base.PRECISIONS).
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "amp-fp16", "amp-bf16")
 DEFAULTS: dict[str, Any] = {"mode": "single", "batch": 1, "precision": "fp32",
                             "device_type": "phone", "timer": "external"}
 _STATS = ("median_ms", "mean_ms", "min_ms", "max_ms", "p90_ms", "p99_ms", "std_ms")
@@ -136,6 +140,9 @@ def _row(cells: dict[str, str], models: ModelInputs, *, path: str, line: int, fi
     mode = cells.get("mode") or DEFAULTS["mode"]
     if mode not in MODES:
         raise _LineError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    precision = cells.get("precision") or DEFAULTS["precision"]
+    if precision not in PRECISIONS:
+        raise _LineError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     stats = {name: _float(cells, name) for name in _STATS}
     n = _int(cells, "n")
     samples = _samples(cells.get("samples_ms", ""))
@@ -164,7 +171,7 @@ def _row(cells: dict[str, str], models: ModelInputs, *, path: str, line: int, fi
         uid=uid, created_at=_timestamp(cells["created_at"]) if cells.get("created_at") else now,
         model=model, mode=mode, runtime=cells["runtime"], batch=_int(cells, "batch") or 1,
         frames=frames, size=size, input_shape=f"{in_chans}x{frames}x{size}x{size}",
-        precision=cells.get("precision") or DEFAULTS["precision"],
+        precision=precision,
         device_type=cells.get("device_type") or DEFAULTS["device_type"],
         device_name=cells["device_name"], timer=cells.get("timer") or DEFAULTS["timer"],
         settings=settings)
@@ -241,7 +248,11 @@ def read_import_csv(path: str | Path, *, models: ModelInputs | None = None
             errors.append(f"{p}:{line}: {len(values)} cells but the header has {len(header)} "
                           "columns (a comma inside a value? quote it)")
             continue
-        cells = dict(zip(header, values + [""] * (len(header) - len(values))))
+        if len(values) < len(header):  # a cut line, or a value missing: which one is unknown
+            errors.append(f"{p}:{line}: {len(values)} cells but the header has {len(header)} "
+                          "columns (a truncated line? leave an empty value as an empty cell)")
+            continue
+        cells = dict(zip(header, values))
         content = _content(cells)  # identical lines are repeats: each gets its own uid
         repeat = seen[content] = seen.get(content, -1) + 1
         try:

@@ -1,10 +1,15 @@
-"""Rich tables of result rows, shared by ``litevid bench`` and ``litevid results show``."""
+"""Rich tables of result rows, shared by ``litevid bench`` and ``litevid results show``.
+
+Every cell and title is a ``utils.console.literal``: a model, runtime or device name from the
+store is shown as it is, never read as rich markup.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from ..utils.console import literal
 from .query import EAGER, relative_latency, runtime_of, vs_eager
 
 __all__ = ["evaluation_table", "fmt_bytes", "measurement_table", "mem_label", "settings_label",
@@ -62,6 +67,7 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
     When a row was run by another runtime than eager PyTorch, a ``runtime`` column follows the
     mode, and ``vs eager`` (its median / the eager median of the same model and settings) follows
     ``relative`` where such an eager row is among ``rows``; eager-only tables are unchanged.
+    ``title`` is shown literally (it names stored devices); ``caption`` is our own text.
     """
     from rich.table import Table
 
@@ -69,7 +75,7 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
     rel = {e["uid"]: e["relative"] for e in relative_latency(rows)}
     show_runtime = any(runtime_of(r) != EAGER for r in rows)
     ratio = vs_eager(rows) if show_runtime else {}
-    table = Table(title=title, caption=caption)
+    table = Table(title=literal(title), caption=caption)
     cols = ["model", "mode", "settings", "batch", "median ms", "p90 ms", "CV", "relative",
             "peak mem", "GFLOPs", "TFLOP/s", "status"]
     if show_runtime:
@@ -97,7 +103,7 @@ def measurement_table(rows: Iterable[dict[str, Any]], title: str, caption: str |
                  "vs eager": _num(ratio.get(r.get("uid")), ".2f"), "peak mem": mem,
                  "GFLOPs": _num(r.get("gflops"), ".1f"), "TFLOP/s": _num(r.get("tflops"), ".3f"),
                  "status": status_label(r)}
-        table.add_row(*(cells[c] for c in cols))
+        table.add_row(*(literal(cells[c]) for c in cols))
     return table
 
 
@@ -113,10 +119,10 @@ def evaluation_table(rows: Iterable[dict[str, Any]]):
                          else "right")
     for r in rows:
         wall = r.get("train_wall_s")
-        table.add_row(r["model"], r["dataset"], r["split"], str(r.get("clips")),
-                      f"{r.get('frames')}x{r.get('size')}", _num(r.get("top1"), ".4f"),
-                      _num(r.get("top5"), ".4f"), _num(r.get("mean_class_acc"), ".4f"),
-                      str(r.get("epochs") if r.get("epochs") is not None else "-"),
-                      "-" if wall is None else f"{wall / 60:.1f} min",
-                      r.get("device_name") or "?")
+        table.add_row(*map(literal, (
+            r["model"], r["dataset"], r["split"], str(r.get("clips")),
+            f"{r.get('frames')}x{r.get('size')}", _num(r.get("top1"), ".4f"),
+            _num(r.get("top5"), ".4f"), _num(r.get("mean_class_acc"), ".4f"),
+            str(r.get("epochs") if r.get("epochs") is not None else "-"),
+            "-" if wall is None else f"{wall / 60:.1f} min", r.get("device_name") or "?")))
     return table

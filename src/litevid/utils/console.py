@@ -3,16 +3,60 @@
 When output is not a terminal (CI logs, ``| tee``), rich would squash tables to 80 columns and
 hide progress bars; long commands check ``is_terminal`` and print one plain line per finished job
 instead of a live display.
+
+Stored strings (model, runtime and device names, statuses, operator names) are data, never markup:
+a table cell or title made from them goes through ``literal``, a stored value put inside our own
+markup (``[red]{...}[/red]``) through ``escape_markup``; both use ``rich.markup.escape``. Our
+consoles do not replace ``:emoji:`` codes, so a stored ``:fire:`` stays text too.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
-__all__ = ["JobProgress", "PIPED_WIDTH", "is_terminal", "make_console"]
+__all__ = ["JobProgress", "PIPED_WIDTH", "escape_markup", "is_terminal", "literal",
+           "make_console", "plain_text"]
 
 PIPED_WIDTH = 160
+
+# C0/C1 control characters but tab and newline: a stored ESC must not drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def literal(value: Any) -> str:
+    """``str(value)`` as markup that rich shows exactly when it is the whole text of a table cell
+    or title: ``[/bold]`` or ``[link=...]`` in a stored name is text, and control characters (ESC)
+    show as ``\\x1b``."""
+    text = _visible(str(value))
+    escaped = escape_markup(text)
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        escaped = escaped[:-1]  # rich doubles a final backslash for a tag that would follow
+    return escaped
+
+
+def escape_markup(value: Any) -> str:
+    """``value`` (``str()`` of it) escaped for use inside a rich markup string of ours, e.g.
+    ``f"[red]{escape_markup(status)}[/red]"``: its brackets print as brackets."""
+    from rich.markup import escape
+
+    return escape(_visible(str(value)))
+
+
+def plain_text(markup: str) -> str:
+    """A markup string of ours without its tags (what a plain log line shows)."""
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    try:
+        return Text.from_markup(markup).plain
+    except MarkupError:  # not valid markup: show it as it is
+        return markup
 
 
 def is_terminal(stderr: bool = False) -> bool:
@@ -27,6 +71,7 @@ def make_console(*, stderr: bool = False, **kwargs: Any):
 
     if not is_terminal(stderr) and "width" not in kwargs:
         kwargs["width"] = PIPED_WIDTH
+    kwargs.setdefault("emoji", False)  # ":name:" in a stored string is text
     return Console(stderr=stderr, **kwargs)
 
 
@@ -96,6 +141,6 @@ class JobProgress:
             return
         count = f"[{self.finished}/{self.total}] " if self.total else ""
         elapsed = time.monotonic() - self._started
-        plain = info.replace("[red]", "").replace("[/red]", "")
+        plain = plain_text(info)
         sys.stdout.write(f"{count}{self._description}: {plain} ({elapsed:.1f} s)\n")
         sys.stdout.flush()

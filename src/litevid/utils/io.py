@@ -7,11 +7,14 @@ exports, checkpoints, reports all go through here).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+from .tempfiles import clean_stale_temporaries, temp_prefix
 
 __all__ = ["atomic_open", "atomic_write", "write_json"]
 
@@ -34,7 +37,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():  # else os.replace fails late, naming the temporary file
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", os.fspath(path))
+    try:
+        clean_stale_temporaries(path)  # what a killed writer of ``path`` left (utils.tempfiles)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # e.g. a read-only folder: name the user's path, not the temporary one
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
     try:
         kwargs = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
         with os.fdopen(fd, mode, **kwargs) as f:
