@@ -116,6 +116,9 @@ def test_eval_scores_only_decoded_clips_and_lists_the_others(split, checkpoint, 
     assert sorted(f["clip"] for f in json.loads(failed)) == [_name("garbage"), _name("missing")]
     assert [w["clip"] for w in json.loads(warned)] == [_name("cut")]
 
+    assert main(["results", "show", "--db", str(db)]) == 0
+    assert "5 of 7" in capsys.readouterr().out
+
     # Each good clip keeps its own target and scores: the same as evaluating the good ones alone.
     assert _eval(checkpoint, root, good_csv, tmp_path / "good", tmp_path / "g.db") == 0
     alone = _predictions(tmp_path / "good" / "predictions.csv")

@@ -112,15 +112,19 @@ def evaluation_table(rows: Iterable[dict[str, Any]]):
     from rich.table import Table
 
     table = Table(title="evaluations (single view, single crop)",
-                  caption="top-1/top-5 of the main head (EK100: action = verb and noun right)")
+                  caption="top-1/top-5 of the main head (EK100: action = verb and noun right); "
+                          "clips: scored, and 'of N' when clips of the split could not be read")
     for col in ("model", "dataset", "split", "clips", "input", "top-1", "top-5", "mean class",
                 "epochs", "train time", "device"):
         table.add_column(col, justify="left" if col in ("model", "dataset", "split", "device")
                          else "right")
     for r in rows:
         wall = r.get("train_wall_s")
+        clips = str(r.get("clips"))
+        if r.get("failed_clips"):
+            clips += f" of {r.get('clips_total')}"
         table.add_row(*map(literal, (
-            r["model"], r["dataset"], r["split"], str(r.get("clips")),
+            r["model"], r["dataset"], r["split"], clips,
             f"{r.get('frames')}x{r.get('size')}", _num(r.get("top1"), ".4f"),
             _num(r.get("top5"), ".4f"), _num(r.get("mean_class_acc"), ".4f"),
             str(r.get("epochs") if r.get("epochs") is not None else "-"),
