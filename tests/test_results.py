@@ -73,7 +73,8 @@ _V1_SQL = """CREATE TABLE measurements (id INTEGER PRIMARY KEY, uid TEXT NOT NUL
 
 
 def test_old_store_is_upgraded_on_open(tmp_path):
-    """A version-1 file keeps its rows and gains what later versions added; readonly refuses it."""
+    """A version-1 file keeps its rows and gains what later versions added; readonly reads an
+    upgraded copy and leaves the file as it is."""
     db = tmp_path / "v1.db"
     con = sqlite3.connect(db)
     con.execute(_V1_SQL)
@@ -82,8 +83,12 @@ def test_old_store_is_upgraded_on_open(tmp_path):
     con.execute("PRAGMA user_version = 1")
     con.commit()
     con.close()
-    with pytest.raises(ValueError, match="migrate"):
-        ResultStore(db, readonly=True)
+    before = db.read_bytes()
+    with ResultStore(db, readonly=True) as store:
+        (row,) = store.rows()
+        assert row["model"] == "old" and row["runtime"] == "eager" and row["optimized"] == 0
+        assert store.count("evaluations") == 0
+    assert db.read_bytes() == before
     with ResultStore(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
         store.insert(Measurement(model="new", mode="loader", median_ms=2.0,
@@ -313,8 +318,12 @@ def _v3_file(path: Path) -> None:
 def test_v3_store_gains_runtime_and_old_rows_are_eager(tmp_path):
     db = tmp_path / "v3.db"
     _v3_file(db)
-    with pytest.raises(ValueError, match="migrate"):
-        ResultStore(db, readonly=True)
+    before = db.read_bytes()
+    with ResultStore(db, readonly=True) as store:
+        (row,) = store.rows()
+        assert row["model"] == "old" and row["runtime"] == "eager" and row["optimized"] == 0
+        assert store.count("evaluations") == 0
+    assert db.read_bytes() == before
     with ResultStore(db) as store:
         assert store.schema_version() == SCHEMA_VERSION == 7
         store.insert(Measurement(model="new", mode="single", runtime="onnxruntime", median_ms=2.0,

@@ -136,8 +136,15 @@ class ResultStore:
             if "measurements" not in tables:
                 raise ValueError(f"{self.path}: not a litevid results database (no measurements)")
             if version < SCHEMA_VERSION:
-                raise ValueError(f"{self.path}: schema version {version}; open it once "
-                                 "read-write to migrate it")
+                # Read an upgraded copy in memory; the file stays as it is (a reader must not
+                # migrate someone's database, and may have no write access to it).
+                memory = sqlite3.connect(":memory:", isolation_level=None)
+                self.conn.backup(memory)
+                self.conn.close()
+                self.conn = memory
+                self.conn.row_factory = sqlite3.Row
+                _upgrade(self.conn, version)
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
