@@ -11,7 +11,6 @@ from .specs import DatasetSpec, dataset_spec, input_contract, list_datasets, reg
 from .annotations import (  # noqa: I001  (registers k400, ssv2, ek100, list)
     Annotations,
     ClipRecord,
-    annotation_stats,
     ek100_action_map,
     read_annotations,
     read_ek100,
@@ -19,6 +18,7 @@ from .annotations import (  # noqa: I001  (registers k400, ssv2, ek100, list)
     read_list,
     read_ssv2,
 )
+from .stats import annotation_stats
 from .synthetic import (  # registers synthetic
     SYNTHETIC_CLASSES,
     SyntheticVideoDataset,

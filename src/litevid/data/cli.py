@@ -83,7 +83,8 @@ def _check_chunk(args: tuple[list[Any], str | None, int]) -> list[str | None]:
 
 def run_check(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Statistics of the annotation file and, with ``--root``, the list of bad clips."""
-    from .annotations import annotation_stats, read_annotations
+    from .annotations import read_annotations
+    from .stats import annotation_stats
     from .specs import dataset_spec, list_datasets
 
     label_names = tuple(n.strip() for n in args.label_names.split(",")) if args.label_names else None
