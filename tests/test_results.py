@@ -72,6 +72,17 @@ _V1_SQL = """CREATE TABLE measurements (id INTEGER PRIMARY KEY, uid TEXT NOT NUL
   env TEXT)"""
 
 
+def _assert_read_only_sees_it_upgraded(db: Path) -> None:
+    """A read-only open of an older file reads its one row with what later versions added (the
+    v4 runtime, the v5 flag, the evaluations table), and the file stays byte for byte."""
+    before = db.read_bytes()
+    with ResultStore(db, readonly=True) as store:
+        (row,) = store.rows()
+        assert row["model"] == "old" and row["runtime"] == "eager" and row["optimized"] == 0
+        assert store.count("evaluations") == 0
+    assert db.read_bytes() == before
+
+
 def test_old_store_is_upgraded_on_open(tmp_path):
     """A version-1 file keeps its rows and gains what later versions added; readonly reads an
     upgraded copy and leaves the file as it is."""
@@ -83,12 +94,7 @@ def test_old_store_is_upgraded_on_open(tmp_path):
     con.execute("PRAGMA user_version = 1")
     con.commit()
     con.close()
-    before = db.read_bytes()
-    with ResultStore(db, readonly=True) as store:
-        (row,) = store.rows()
-        assert row["model"] == "old" and row["runtime"] == "eager" and row["optimized"] == 0
-        assert store.count("evaluations") == 0
-    assert db.read_bytes() == before
+    _assert_read_only_sees_it_upgraded(db)
     with ResultStore(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
         store.insert(Measurement(model="new", mode="loader", median_ms=2.0,
@@ -318,12 +324,7 @@ def _v3_file(path: Path) -> None:
 def test_v3_store_gains_runtime_and_old_rows_are_eager(tmp_path):
     db = tmp_path / "v3.db"
     _v3_file(db)
-    before = db.read_bytes()
-    with ResultStore(db, readonly=True) as store:
-        (row,) = store.rows()
-        assert row["model"] == "old" and row["runtime"] == "eager" and row["optimized"] == 0
-        assert store.count("evaluations") == 0
-    assert db.read_bytes() == before
+    _assert_read_only_sees_it_upgraded(db)
     with ResultStore(db) as store:
         assert store.schema_version() == SCHEMA_VERSION == 7
         store.insert(Measurement(model="new", mode="single", runtime="onnxruntime", median_ms=2.0,
