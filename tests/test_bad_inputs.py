@@ -164,6 +164,19 @@ CASES: list[tuple[str, str, int, tuple[str, ...]]] = [
      ("{t}/missing/r.db",)),
     ("train-out-file", "train --model _tiny_train_net --out {t}/afile --db {t}/r.db", 2,
      ("{t}/afile",)),
+    # ---- weights
+    ("weights-missing", "weights inspect {t}/nope.pth", 2, ("{t}/nope.pth", "not found")),
+    ("weights-evil", "weights inspect {i}/evil.pt", 2, ("{i}/evil.pt", "weights_only")),
+    ("weights-trunc", "weights inspect {i}/trunc.pt", 2, ("{i}/trunc.pt",)),
+    ("weights-no-layout", "weights inspect {i}/other.pt", 2,
+     ("{i}/other.pt", "fits no known checkpoint layout")),
+    ("weights-model", "weights inspect {i}/tiny.pt --model nosuch", 2, ("--model", "nosuch")),
+    ("weights-args", "weights inspect {i}/tiny.pt --model-args [1]", 2,
+     ("--model-args", "JSON object")),
+    ("weights-args-json", "weights inspect {i}/tiny.pt --model-args {{frames", 2,
+     ("--model-args", "not JSON")),
+    ("eval-published-no-keep-head", "eval _tiny_train_net --checkpoint {i}/other.pt "
+     "--dataset synthetic --out {t}/e --db {t}/r.db", 2, ("{i}/other.pt",)),
     # ---- eval
     ("eval-model", "eval nosuch --checkpoint {i}/tiny.pt --dataset synthetic --out {t}/e "
      "--db {t}/r.db", 2, ("nosuch",)),
@@ -378,11 +391,12 @@ def test_bad_input_is_one_line_and_writes_nothing(case, inputs, tmp_path, monkey
 
 
 def test_the_suite_covers_every_verb():
-    verbs = {c[1].split()[0] + (" " + c[1].split()[1] if c[1].split()[0] in ("results", "data")
+    verbs = {c[1].split()[0] + (" " + c[1].split()[1] if c[1].split()[0] in ("results", "data",
+                                                                         "weights")
                                 else "") for c in CASES}
     assert verbs >= {"models", "bench", "results show", "results export", "results merge",
                      "results import", "results profile", "data check", "data bench", "train",
-                     "eval", "predict", "export", "report", "recommend"}
+                     "eval", "predict", "export", "report", "recommend", "weights inspect"}
     assert len(CASES) >= 80
 
 

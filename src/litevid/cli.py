@@ -23,6 +23,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "litevid.train.cli",
     "litevid.export.cli",
     "litevid.report.cli",
+    "litevid.weights_cli",
 )
 
 

@@ -20,7 +20,6 @@ or size disagrees with it (an export killed between the renames, a file changed 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ import torch
 import torch.nn as nn
 
 from ..devices import get_backend
+from ..utils.hashing import file_sha256
 from .formats import ExportError, Format, get_format
 from .wrappers import ClipModel, StreamStep, output_names
 
@@ -127,7 +127,6 @@ def _build(name: str, checkpoint: str | Path | None, frames: int | None, size: i
         log.warning("%s: no --checkpoint, exporting randomly initialised weights", name)
         model = create_model(name, frames=frames, size=size, **extra)
         return model.eval(), {"checkpoint": None, "random_init": True}
-    from ..train.checkpoint import file_sha256
     from ..train.predict import load_for_inference
 
     path = Path(checkpoint)
@@ -138,24 +137,12 @@ def _build(name: str, checkpoint: str | Path | None, frames: int | None, size: i
     model = loaded.model
     if stream:  # the same parameters in the causal variant
         causal = create_model(name, num_classes=loaded.num_classes, frames=loaded.frames,
-                              size=loaded.size, causal=True)
+                              size=loaded.size, causal=True,
+                              **getattr(model, "arch_args", dict)())
         causal.load_state_dict(model.state_dict())
         model = causal
     return model.eval(), {"checkpoint": str(path), "sha256": file_sha256(path),
                           "random_init": False, "classes": loaded.classes}
-
-
-def _sha256(path: Path) -> str:
-    """sha256 of a file, or of a package directory (relative names and contents, sorted)."""
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if f != path:
-            h.update(str(f.relative_to(path)).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _size(path: Path) -> int:
@@ -240,7 +227,7 @@ def verify_exported(artefact: str | Path) -> dict[str, Any]:
     if size is not None and size != got_size:
         raise ExportError(f"{path}: {got_size} bytes but its sidecar {sidecar.name} says {size}: "
                           "the artefact is incomplete or was changed; export it again")
-    got = _sha256(path)
+    got = file_sha256(path)
     if got != want:
         raise ExportError(f"{path}: sha256 {got[:16]}... differs from its sidecar {sidecar.name} "
                           f"({str(want)[:16]}...): the artefact is incomplete or was changed; "
@@ -373,7 +360,7 @@ def export_model(
         _fsync(tmp)
         record = {
             "model": name, "paper_name": spec.paper_name, "format": fmt.name,
-            "runtime": fmt.runtime, "artefact": final.name, "sha256": _sha256(tmp),
+            "runtime": fmt.runtime, "artefact": final.name, "sha256": file_sha256(tmp),
             "size_bytes": _size(tmp), "precision": precision,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "litevid_version": __version__,

@@ -12,11 +12,13 @@ in ``__init__`` (the pooling, dropout and classifier init are head arguments), a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
 
 from ..layers.classifier import ClassifierHead, NumClasses
+from ._layouts import CheckpointLayout, detect_layout
 from ._weights import DEFAULT_MIN_SHARE, LoadReport, load_checkpoint, load_into
 
 __all__ = ["VideoModel", "to_channels_last"]
@@ -116,22 +118,88 @@ class VideoModel(nn.Module):
         """Map a foreign checkpoint (e.g. torchvision/timm ImageNet) onto this model's keys.
 
         The default keeps keys as they are; families override it (prefixes, inflation, renames).
+        A video checkpoint's classifier is mapped to ``head.fc.weight`` / ``head.fc.bias``;
+        ``load_pretrained`` then keeps or drops it (see there). An image checkpoint's classifier
+        is dropped by the filter.
         """
         return state_dict
 
+    def map_checkpoint(
+        self, state_dict: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """``checkpoint_filter`` plus notes on what the mapping decided (embedding resizes, ...),
+        which ``load_pretrained`` puts in the report. Families with something to say override
+        this one instead of ``checkpoint_filter``."""
+        return self.checkpoint_filter(state_dict), []
+
+    def arch_args(self) -> dict[str, Any]:
+        """Constructor arguments a saved model needs to be rebuilt exactly, beyond its name,
+        classes and clip shape (``create_model(name, **model.arch_args())``), e.g. MoViNet's
+        ``padding`` after a TF-converted checkpoint chose it. Training checkpoints store them
+        (``model_args``); eval, predict, export and resume pass them back."""
+        return {}
+
+    def adapt_to_layout(self, layout: CheckpointLayout) -> list[str]:
+        """Change what must change for a checkpoint of ``layout`` before it loads; return notes.
+
+        Called by ``load_pretrained`` once the layout is recognised, before the filter. The
+        default changes nothing; MoViNet switches to TF "SAME" padding for TF-converted files.
+        """
+        return []
+
     def load_pretrained(
         self, checkpoint: str | Path | dict[str, torch.Tensor], *, strict: bool = False,
-        min_share: float = DEFAULT_MIN_SHARE,
+        min_share: float = DEFAULT_MIN_SHARE, keep_head: bool = False, dry_run: bool = False,
     ) -> LoadReport:
         """Initialise from a local checkpoint file (``weights_only=True``) or a state dict.
 
-        The classifier of the source checkpoint is dropped (it belongs to another label set);
-        keys whose shapes do not match are skipped and reported, never silently loaded. A
-        checkpoint that fills less than ``min_share`` of the model's tensors is an error
-        (another model's weights fill none); ``min_share=0`` allows any partial load. The report
-        is returned and kept as ``model.load_report``.
+        The key layout is recognised (``models._layouts``) and mapped by ``checkpoint_filter``.
+        The source classifier is kept when it has this model's width or ``keep_head`` is set (the
+        model's classifier is then resized to it, e.g. to score Kinetics-400 directly) and
+        dropped with a note otherwise. Keys whose shapes do not match are skipped and reported,
+        never silently loaded. A checkpoint that fills less than ``min_share`` of the model's
+        tensors is an error (another model's weights fill none); ``min_share=0`` allows any
+        partial load. The report (with the layout and notes) is returned and kept as
+        ``model.load_report``. ``dry_run`` reports what would load and loads nothing (the model
+        may still be adapted: padding, classifier width).
         """
         state = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
-        self.load_report = load_into(self, self.checkpoint_filter(dict(state)), strict=strict,
-                                     source=checkpoint, min_share=min_share)
-        return self.load_report
+        layout = detect_layout(state, self.registry_name) if self.registry_name else None
+        layout = layout or detect_layout(state)
+        notes = self.adapt_to_layout(layout) if layout is not None else []
+        mapped, mapping_notes = self.map_checkpoint(dict(state))
+        notes += mapping_notes + self._resolve_head(mapped, keep_head, checkpoint)
+        report = load_into(self, mapped, strict=strict, source=checkpoint, min_share=min_share,
+                           dry_run=dry_run)
+        report.layout = layout.name if layout is not None else None
+        report.notes = notes
+        if not dry_run:
+            self.load_report = report
+        return report
+
+    # the registry name the model was created as (set by ``create_model``; None when built
+    # directly), used to prefer the layouts this model takes
+    registry_name: str | None = None
+
+    def _resolve_head(self, mapped: dict[str, torch.Tensor], keep_head: bool,
+                      source: object) -> list[str]:
+        """Keep or drop the mapped source classifier (``head.fc.*``); say what was done."""
+        weight = mapped.get("head.fc.weight")
+        if weight is None:
+            if keep_head:
+                raise ValueError(f"{source}: keep_head: the checkpoint has no classifier that "
+                                 f"maps onto {type(self).__name__}'s")
+            return []
+        width, own = int(weight.shape[0]), self.num_classes
+        if keep_head:
+            if own != width:
+                self.reset_classifier(width)
+                return [f"classifier kept: the checkpoint's {width} classes (the model's "
+                        f"{own}-class classifier replaced)"]
+            return [f"classifier kept: {width} classes"]
+        if own == width:
+            return [f"classifier kept: {width} classes, the model's width"]
+        for key in [k for k in mapped if k.startswith("head.fc.")]:
+            del mapped[key]
+        return [f"classifier dropped: {width} classes in the checkpoint, {own} in the model "
+                "(keep_head=True, --keep-head, keeps it)"]

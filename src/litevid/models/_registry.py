@@ -263,6 +263,7 @@ def create_model(
     num_classes: NumClasses | None = None,
     pretrained: str | None = None,
     pretrained_min_share: float | None = None,
+    pretrained_keep_head: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -271,13 +272,16 @@ def create_model(
         name: registry name (see ``list_models()``).
         num_classes: classifier width, or a dict of named widths (``{"verb": 97, "noun": 300}``)
             for one head each and a dict of logits; the spec's default (400) when ``None``.
-        pretrained: path to a local checkpoint in a layout ``spec.init`` names (torchvision/timm
-            ImageNet weights for most models); loaded with ``weights_only=True``, head dropped,
-            missing/unexpected keys logged, the report kept as ``model.load_report``. Nothing
-            is ever downloaded.
+        pretrained: path to a local checkpoint in a layout the model takes (``litevid weights
+            inspect FILE`` tells; ImageNet weights for most models, Kinetics checkpoints for
+            several); loaded with ``weights_only=True``, the source classifier kept only at the
+            model's width, missing/unexpected keys logged, the report kept as
+            ``model.load_report``. Nothing is ever downloaded.
         pretrained_min_share: a ``pretrained`` file filling less than this share of the model's
             tensors is an error (default ``DEFAULT_MIN_SHARE``, 0.5: another model's weights
             fill none); 0 accepts any partial load.
+        pretrained_keep_head: keep the ``pretrained`` file's classifier whatever its width (the
+            model's classifier is resized to it, e.g. Kinetics-400's 400 classes).
         **kwargs: architecture overrides (``frames``, ``size``, ``drop_rate``, ...); ``None``
             values are ignored so CLI defaults never override model defaults. ``frames``/``size``
             reach the builder only if it declares them (the architecture depends on them);
@@ -293,7 +297,9 @@ def create_model(
     shape = {a: kwargs.pop(a, getattr(spec, a)) for a in _SHAPE_ARGS}
     model = entry.builder(num_classes=nc, **{a: shape[a] for a in entry.shape_args}, **kwargs)
     model.spec = dataclasses.replace(spec, num_classes=model.num_classes, **shape)
+    model.registry_name = name
     if pretrained is not None:
         share = {} if pretrained_min_share is None else {"min_share": pretrained_min_share}
-        model.load_pretrained(pretrained, **share)
+        model.load_pretrained(pretrained, keep_head=pretrained_keep_head, **share)
+        model.spec = dataclasses.replace(model.spec, num_classes=model.num_classes)
     return model

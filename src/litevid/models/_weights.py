@@ -45,6 +45,8 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)  # "key: ckpt shape vs model shape"
     total: int = 0  # tensors of the model's state dict
+    layout: str | None = None  # the published key layout recognised (``models._layouts``)
+    notes: list[str] = field(default_factory=list)  # what else the load decided (head, padding)
 
     @property
     def share(self) -> float:
@@ -57,6 +59,14 @@ class LoadReport:
             f"{len(self.missing)}, unexpected {len(self.unexpected)}, shape-mismatched "
             f"{len(self.mismatched)}"
         )
+
+    def lines(self) -> list[str]:
+        """The summary, the layout and the notes, one item per line, for a CLI."""
+        out = [self.summary()]
+        if self.layout:
+            out.append(f"layout: {self.layout}")
+        out += self.notes
+        return out
 
     def details(self, limit: int = 4) -> str:
         """The first keys of each kind that did not load, for a message."""
@@ -95,12 +105,29 @@ def torch_load(path: Path, what: str = "checkpoint", **kwargs: object) -> object
         raise ValueError(f"{path}: {what} {how}: {load_error_reason(exc)}") from None
 
 
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A ``.safetensors`` file (Hugging Face's format: tensors only, nothing to run)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ValueError(f"{path}: reading .safetensors needs the safetensors package") from exc
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # header or data damaged
+        raise ValueError(f"{path}: checkpoint cannot be read: {load_error_reason(exc)}") from None
+
+
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a local checkpoint and unwrap the usual containers to a flat state dict."""
+    """Read a local checkpoint and unwrap the usual containers to a flat state dict.
+
+    ``.safetensors`` files are read with ``safetensors``; everything else with ``torch.load(
+    weights_only=True)``. Wrappers (``state_dict``, ``model_state``, ``model``, ...) are unwrapped
+    and a DataParallel ``module.`` prefix on every key is removed.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    obj = torch_load(path)
+    obj = _load_safetensors(path) if path.suffix == ".safetensors" else torch_load(path)
     for _ in range(3):  # nested wrappers, e.g. {"model": {"state_dict": ...}}
         if isinstance(obj, dict):
             inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
@@ -144,11 +171,13 @@ def load_into(
     strict: bool = False,
     source: object = "state dict",
     min_share: float = 0.0,
+    dry_run: bool = False,
 ) -> LoadReport:
     """Load ``state`` into ``model``; skip and report unknown keys and shape mismatches.
 
     Raises ``ValueError`` (nothing loaded) when ``strict`` and anything differs, or when the
-    checkpoint fills less than ``min_share`` of the model's tensors.
+    checkpoint fills less than ``min_share`` of the model's tensors. ``dry_run`` only reports,
+    loading and refusing nothing (``litevid weights inspect``).
     """
     own = model.state_dict()
     report = LoadReport(total=len(own))
@@ -162,6 +191,8 @@ def load_into(
             usable[key] = value
     report.missing = [k for k in own if k not in usable]
     report.loaded = sorted(usable)
+    if dry_run:  # the caller judges the share
+        return report
     if strict and (report.missing or report.unexpected or report.mismatched):
         raise ValueError(f"strict load from {source} failed: {report.summary()}")
     if report.share < min_share:

@@ -17,7 +17,6 @@ error naming it.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ from ..utils.io import atomic_open
 if TYPE_CHECKING:
     from ..devices import DeviceBackend
 
-__all__ = ["CHECKPOINT_FORMAT", "SAFE_GLOBALS", "capture_rng", "file_sha256", "load_checkpoint",
+__all__ = ["CHECKPOINT_FORMAT", "SAFE_GLOBALS", "capture_rng", "load_checkpoint",
            "restore_rng", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "litevid-train-checkpoint/1"
@@ -94,10 +93,3 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return obj
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file (checkpoints, annotation files) for the results store."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

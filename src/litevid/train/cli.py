@@ -63,7 +63,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     heads = model_heads(ds, dspec.action_map is not None)
     loaded = load_for_inference(args.model, args.checkpoint, device=dist.device,
                                 num_classes=heads, frames=ds.frames, size=ds.size,
-                                preloaded=meta)
+                                preloaded=meta, keep_head=args.keep_head)
     precision = dist.backend.choose_precision(args.precision).precision
     aug = ds.batch_transform.to(dist.device).eval() if ds.batch_transform is not None else None
     loader = eval_loader(ds, batch_size=args.batch_size, workers=args.workers, dist=dist)
@@ -115,7 +115,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     device = get_backend(args.device)
     device.set_current()  # cuda:N: N's streams, and synchronize() waits for N
     loaded = load_for_inference(args.model, args.checkpoint, device=device.device,
-                                num_classes=args.num_classes, frames=args.frames, size=args.size)
+                                num_classes=args.num_classes, frames=args.frames, size=args.size,
+                                keep_head=args.keep_head)
     classes = None
     if args.labels:
         names = read_label_file(args.labels)
@@ -158,6 +159,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if len(ok) < len(results) else 0
 
 
+_KEEP_HEAD = ("--checkpoint is a published video checkpoint (torchvision, official release, "
+              "Hugging Face; litevid weights inspect names it): use it with its own classifier, "
+              "e.g. Kinetics-400's 400 classes")
+
+
 def add_parser(subparsers: Any) -> None:
     t = subparsers.add_parser(
         "train", help="train a model under the study's uniform recipe",
@@ -177,6 +183,7 @@ def add_parser(subparsers: Any) -> None:
                     "predictions.csv and confusion_<head>.csv and a row in the results store.")
     e.add_argument("model", help="registry name the checkpoint was trained as")
     e.add_argument("--checkpoint", required=True, help="litevid checkpoint (or a state dict)")
+    e.add_argument("--keep-head", action="store_true", help=_KEEP_HEAD)
     e.add_argument("--dataset", required=True, help="registered dataset")
     e.add_argument("--annotations", help="annotation file of the split to evaluate")
     e.add_argument("--root", help="folder of the videos / frame folders")
@@ -210,6 +217,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("videos", nargs="+", help="video files or frame folders")
     p.add_argument("--model", required=True, help="registry name")
     p.add_argument("--checkpoint", required=True, help="litevid checkpoint (or a state dict)")
+    p.add_argument("--keep-head", action="store_true", help=_KEEP_HEAD)
     p.add_argument("--labels", help="class names, one a line (default: the checkpoint's)")
     p.add_argument("--num-classes", type=int_at_least(1),
                    help="classifier width of a plain state dict")

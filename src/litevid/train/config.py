@@ -48,7 +48,9 @@ class TrainConfig:
     labels: str | None = option(None, help="the dataset's class file (see litevid data check "
                                 "--help)")
     pretrained: str | None = option(None, help="local checkpoint to initialise from, in a layout "
-                                    "the model's spec names (nothing is downloaded)")
+                                    "the model takes (litevid weights layouts; litevid weights "
+                                    "inspect FILE says what it would load; nothing is "
+                                    "downloaded)")
     pretrained_min_share: float = option(
         DEFAULT_MIN_SHARE, ge=0, le=1, help="refuse a --pretrained file that fills less than this share of "
         "the model's tensors (another model's weights fill none); 0 loads a partial checkpoint "

@@ -153,7 +153,7 @@ def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str,
     plain state dict).
     """
     from ..results import Evaluation, ResultStore
-    from .checkpoint import file_sha256
+    from ..utils.hashing import file_sha256
 
     summary = ev.summary()
     wall, world = training.get("elapsed_s"), training.get("world_size")

@@ -174,11 +174,15 @@ class Trainer:
 
         model = create_model(cfg.model, num_classes=self.heads, frames=self.frames,
                              size=self.size, pretrained=cfg.pretrained,
-                             pretrained_min_share=cfg.pretrained_min_share)
+                             pretrained_min_share=cfg.pretrained_min_share,
+                             **(resumed or {}).get("model_args", {}))
         if cfg.pretrained is not None:
             report = model.load_report
             self._say(f"weights from {cfg.pretrained}: {report.summary()}"
-                      + (f" ({report.details()})" if report.details() else ""))
+                      + (f" ({report.details()})" if report.details() else "")
+                      + (f"; layout {report.layout}" if report.layout else ""))
+            for note in report.notes:
+                self._say(f"  {note}")
         if cfg.pretrained is None and not self.spec.init.from_scratch and resumed is None:
             self._say(f"note: {cfg.model} starts from random weights; the study initialised it "
                       f"from {self.spec.init.describe()} (pass --pretrained FILE)")
@@ -339,6 +343,7 @@ class Trainer:
             "num_classes": self.heads, "classes": self.classes, "config": self.cfg.to_dict(),
             "frames": self.frames, "size": self.size, "world_size": self.dist.world_size,
             "device_type": self.dist.backend.type, "model": self.model.state_dict(),
+            "model_args": getattr(self.model, "arch_args", dict)(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rng[0], "rng_per_rank": rng,
             "state": asdict(state)})

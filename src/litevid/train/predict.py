@@ -55,9 +55,12 @@ def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.device,
                        num_classes: int | Mapping[str, int] | None = None,
                        frames: int | None = None, size: int | None = None,
-                       preloaded: dict[str, Any] | None = None) -> LoadedModel:
-    """Build ``name`` and load ``checkpoint`` (a litevid training checkpoint, or a state dict);
-    ``preloaded`` is ``read_training_checkpoint(checkpoint)`` when the caller has it already."""
+                       preloaded: dict[str, Any] | None = None,
+                       keep_head: bool = False) -> LoadedModel:
+    """Build ``name`` and load ``checkpoint``: a litevid training checkpoint, a litevid state
+    dict, or (with ``keep_head``) a published video checkpoint in a layout ``name`` takes, with
+    its own classifier (e.g. Kinetics-400 to score Kinetics directly). ``preloaded`` is
+    ``read_training_checkpoint(checkpoint)`` when the caller has it already."""
     from ..models import create_model, model_spec
     from ..models._weights import load_checkpoint as load_state_dict
 
@@ -78,10 +81,14 @@ def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.devic
         frames, size = frames or meta.get("frames"), size or meta.get("size")
     else:
         state = load_state_dict(path)
+        if _heads_in(state) is None:  # not litevid's keys: a published layout?
+            return _load_published(name, path, state, device=device, num_classes=num_classes,
+                                   frames=frames or spec.frames, size=size or spec.size,
+                                   keep_head=keep_head)
         heads = num_classes if num_classes is not None else _heads_in(state) or spec.num_classes
     frames, size = frames or spec.frames, size or spec.size
     model = create_model(name, num_classes=dict(heads) if isinstance(heads, Mapping) else heads,
-                         frames=frames, size=size)
+                         frames=frames, size=size, **meta.get("model_args", {}))
     own = model.state_dict()
     bad = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     missing = [k for k in own if k not in state]
@@ -92,6 +99,39 @@ def load_for_inference(name: str, checkpoint: str | Path, *, device: torch.devic
     model.load_state_dict(state, strict=False)
     return LoadedModel(model.to(device).eval(), name, heads, meta.get("classes"), frames, size,
                        meta)
+
+
+def _load_published(name: str, path: Path, state: dict[str, torch.Tensor], *,
+                    device: torch.device, num_classes: int | Mapping[str, int] | None,
+                    frames: int, size: int, keep_head: bool) -> LoadedModel:
+    """A published video checkpoint (torchvision, official releases, Hugging Face, ...) with its
+    classifier, for eval/predict. Every tensor of the model must come from the file."""
+    from ..models import create_model
+    from ..models._layouts import classifier_width, closest_layout, detect_layout
+
+    layout = detect_layout(state, name)
+    if layout is None:
+        near, share = closest_layout(state)
+        hint = f"; closest layout: {near.name} ({share:.0%} of its keys)" if near else ""
+        raise ValueError(f"{path}: neither a litevid checkpoint nor a published layout "
+                         f"{name} takes{hint} (litevid weights inspect {path})")
+    width = classifier_width(layout, state)
+    if layout.kind != "video" or width is None:
+        raise ValueError(f"{path}: a {layout.source} file ({layout.name}) has no video "
+                         "classifier to predict with; train from it: litevid train --pretrained")
+    if not keep_head:
+        raise ValueError(f"{path}: a {layout.source} checkpoint ({layout.name}, {width} "
+                         "classes); pass --keep-head to use its classifier")
+    if num_classes is not None and _norm(num_classes) != width:
+        raise ValueError(f"{path}: its classifier has {width} classes, the data needs "
+                         f"{_norm(num_classes)}")
+    model = create_model(name, num_classes=width, frames=frames, size=size)
+    report = model.load_pretrained(state, keep_head=True, min_share=0.0)
+    if report.missing or report.mismatched or report.unexpected:
+        raise ValueError(f"{path}: the {layout.name} checkpoint does not fill {name} exactly "
+                         f"({report.summary()}): {report.details()}")
+    return LoadedModel(model.to(device).eval(), name, width, None, frames, size,
+                       {"layout": layout.name, "load_notes": report.notes})
 
 
 def _heads_in(state: Mapping[str, torch.Tensor]) -> int | dict[str, int] | None:
