@@ -217,7 +217,9 @@ def test_x3d_loads_pytorchvideo_layout():
     state = _pytorchvideo_x3d_xs_state()
     model = litevid.create_model("x3d_xs", frames=4, size=64).eval()
     report = model.load_pretrained(state)
-    _all_loaded(model, report, except_head=True)
+    _all_loaded(model, report, except_head=False)  # 400 classes, as the model: kept
+    assert report.layout == "pytorchvideo-x3d" and "classifier kept: 400 classes" in " ".join(
+        report.notes)
     # The swapped stem names land on the right convs (shape-compatible only one way anyway).
     assert torch.equal(model.stem.conv_xy.weight, state["blocks.0.conv.conv_t.weight"])
     assert torch.equal(model.stem.conv_t.weight, state["blocks.0.conv.conv_xy.weight"])

@@ -7,6 +7,7 @@ from .conv_norm_act import ConvNormAct
 from .drop_path import DropPath, drop_path
 from .frames import fold_frames, unfold_frames
 from .mlp import Mlp
+from .padding import TFSameAvgPool3d, TFSamePad, tf_same_pads
 from .patch_embed import PatchEmbed, TubeletEmbed
 from .pos_embed import resample_pos_embed_1d, resample_pos_embed_2d
 from .squeeze_excite import SqueezeExcite
@@ -22,6 +23,8 @@ __all__ = [
     "Mlp",
     "PatchEmbed",
     "SqueezeExcite",
+    "TFSameAvgPool3d",
+    "TFSamePad",
     "TemporalTransformer",
     "TubeletEmbed",
     "drop_path",
@@ -35,4 +38,5 @@ __all__ = [
     "resample_pos_embed_2d",
     "sdpa",
     "split_heads",
+    "tf_same_pads",
 ]

@@ -14,8 +14,18 @@ What differs:
   steps (54%), against 99% with ``alpha = 1`` (``rezero_init=0.0`` restores the port's start).
 - The classifier's two 1x1x1 convs ("dense9", "dense10") are ``nn.Linear`` layers on the pooled
   vector (same parameters); the checkpoint filter reshapes them.
-- Convolutions use symmetric padding. The TF-converted checkpoints expect TF "SAME" padding on
-  strided convs (the port's ``tf_like=True``); output sizes agree, activations shift by a pixel.
+- Padding is a mode (``padding=``, ``set_padding``): ``"symmetric"`` (``k // 2``, PyTorch's
+  usual) or ``"tf-same"``, the TF release's asymmetric "SAME" padding on every strided op (stem,
+  strided depthwise convs, shortcut average pools, the pools excluding the padding from their
+  count; ``layers.padding``), as the port's ``tf_like=True``. Stride-1 ops are the same in both;
+  output sizes agree (``ceil(n / 2)``), activations shift by a pixel at every strided op (the
+  logits of a TF-converted checkpoint move by ~10% under symmetric padding). Parameters and
+  state-dict keys are the same in both modes. The default (``None``) is symmetric until a
+  TF-converted checkpoint (layout ``movinet-tf-port``) is loaded, which switches to
+  ``"tf-same"``; an explicit ``padding="symmetric"`` is kept, with a warning note in the load
+  report. The port's ``tf_like=False`` is ``"symmetric"`` for A2; for A0 its configuration pads
+  two strided blocks (``b1_l0``, ``b2_l0``: ``padding=(1, 0, 0)``, ``(2, 0, 0)``) not at all, a
+  map one pixel smaller, which litevid does not reproduce.
 - **Stream mode** (``causal=True``) reuses the base parameters but changes two operations so the
   network can run on a growing clip, a few frames at a time, as on a phone:
   temporal convolutions pad only the past (``kt - 1`` frames) and SE pools with a cumulative mean
@@ -32,18 +42,24 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import partial
+from typing import Literal
 
 import torch
 import torch.nn as nn
 
 from ..layers.classifier import NumClasses
 from ..layers.conv_norm_act import ConvNormAct
+from ..layers.padding import TFSameAvgPool3d, TFSamePad
 from ..layers.squeeze_excite import SqueezeExcite
 from ..layers.weight_init import init_cnn_weights, init_linear_normal
 from ._base import VideoModel
+from ._layouts import CheckpointLayout, register_layout
 from ._registry import InitSpec, ModelSpec, register_model
 
-__all__ = ["MoViNet", "MoViNetBlock", "movinet_a0", "movinet_a2"]
+__all__ = ["MOVINET_TF_PORT", "PADDINGS", "MoViNet", "MoViNetBlock", "movinet_a0", "movinet_a2"]
+
+Padding = Literal["symmetric", "tf-same"]
+PADDINGS: tuple[str, ...] = ("symmetric", "tf-same")
 
 _BN_EPS = 1e-3
 _Kernel = tuple[int, int, int]
@@ -81,8 +97,14 @@ def _make_divisible(v: float, divisor: int = 8) -> int:
 
 
 def _down(size: int) -> int:
-    """Output size of every strided op here (odd kernel k, padding k // 2, stride 2)."""
+    """Output size of every strided op here (odd kernel, stride 2): ``ceil(size / 2)``, both with
+    symmetric padding ``k // 2`` (``(n + 2 * (k // 2) - k) // 2 + 1``) and with TF "SAME"."""
     return (size - 1) // 2 + 1
+
+
+def _check_padding(mode: str) -> None:
+    if mode not in PADDINGS:
+        raise ValueError(f"MoViNet padding {mode!r}: choose one of {', '.join(PADDINGS)}")
 
 
 class MoViNetBlock(nn.Module):
@@ -91,6 +113,8 @@ class MoViNetBlock(nn.Module):
     Output is ``res(x) + alpha * branch(x)``; ``res`` is identity, or [avg pool (1,3,3) stride 2
     when strided] + 1x1x1 conv + BN when the shape changes. With ``causal=True`` the depthwise conv
     has no temporal padding: ``forward_causal`` prepends the previous ``kt - 1`` frames instead.
+    A strided block's spatial padding (depthwise conv and shortcut pool) is symmetric or TF
+    "SAME" (``set_padding``); stride-1 blocks are the same in both modes.
     """
 
     def __init__(
@@ -100,8 +124,11 @@ class MoViNetBlock(nn.Module):
         super().__init__()
         kt, kh, kw = kernel
         self.kt = kt
+        self.kernel = (kt, kh, kw)
+        self.stride = stride
         self.expand = ConvNormAct(in_chs, exp_chs, 1, dims=3, bn_eps=_BN_EPS, act_layer=nn.SiLU)
         pad = (0 if causal else kt // 2, kh // 2, kw // 2)
+        self.deep_pad: nn.Module = nn.Identity()  # TFSamePad in "tf-same" mode when strided
         self.deep = ConvNormAct(exp_chs, exp_chs, kernel, (1, stride, stride), pad, groups=exp_chs,
                                 dims=3, bn_eps=_BN_EPS, act_layer=nn.SiLU)
         self.se = SqueezeExcite(exp_chs, _make_divisible(exp_chs // 4), dims=3, act_layer=nn.SiLU)
@@ -109,13 +136,32 @@ class MoViNetBlock(nn.Module):
         res: list[nn.Module] = []
         if stride != 1 or in_chs != out_chs:
             if stride != 1:
-                res.append(nn.AvgPool3d((1, 3, 3), (1, stride, stride), (0, 1, 1)))
+                res.append(self._shortcut_pool("symmetric"))
             res.append(ConvNormAct(in_chs, out_chs, 1, dims=3, bn_eps=_BN_EPS, act_layer=None))
         self.res = nn.Sequential(*res)  # empty Sequential = identity
         self.alpha = nn.Parameter(torch.full((), float(rezero_init)))  # ReZero scale
 
+    def _shortcut_pool(self, mode: str) -> nn.Module:
+        s = self.stride
+        if mode == "tf-same":
+            return TFSameAvgPool3d((1, 3, 3), (1, s, s))
+        return nn.AvgPool3d((1, 3, 3), (1, s, s), (0, 1, 1))
+
+    def set_padding(self, mode: str) -> None:
+        """Symmetric or TF "SAME" spatial padding of the strided ops (no-op at stride 1, where
+        both are ``k // 2`` for odd kernels); parameters and state-dict keys are unchanged."""
+        _check_padding(mode)
+        if self.stride == 1:
+            return
+        tf = mode == "tf-same"
+        _, kh, kw = self.kernel
+        conv = self.deep.conv
+        conv.padding = (conv.padding[0], 0 if tf else kh // 2, 0 if tf else kw // 2)
+        self.deep_pad = TFSamePad((kh, kw), (self.stride, self.stride)) if tf else nn.Identity()
+        self.res[0] = self._shortcut_pool(mode)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branch = self.project(self.se(self.deep(self.expand(x))))
+        branch = self.project(self.se(self.deep(self.deep_pad(self.expand(x)))))
         return self.res(x) + self.alpha * branch
 
     def forward_causal(
@@ -141,7 +187,7 @@ class MoViNetBlock(nn.Module):
         if conv_buf is not None:
             h = torch.cat([conv_buf, h], dim=2)  # (B, C_exp, kt - 1 + Tc, H, W)
             conv_buf = h[:, :, Tc:]  # the last kt - 1 frames
-        h = self.deep(h)  # (B, C_exp, Tc, H', W')
+        h = self.deep(self.deep_pad(h))  # (B, C_exp, Tc, H', W')
         csum = se_sum + h.mean((3, 4), keepdim=True).cumsum(2)  # (B, C_exp, Tc, 1, 1)
         count = frames + torch.arange(1, Tc + 1, device=h.device, dtype=h.dtype)
         h = h * self.se.excite(csum / count.view(1, 1, Tc, 1, 1))  # cumulative-mean SE
@@ -163,6 +209,11 @@ class MoViNet(VideoModel):
         rezero_init: start value of every block's ReZero scale ``alpha`` (see the module
             docstring: 1.0 here, 0.0 in the PyTorch port; checkpoints overwrite it).
         in_chans: input channels.
+        padding: spatial padding of the strided convs and pools: ``"symmetric"`` (``k // 2``)
+            or ``"tf-same"`` (TF's asymmetric "SAME", what the TF-converted checkpoints were
+            trained with). ``None``: symmetric until a TF-converted checkpoint is loaded
+            (``load_pretrained`` then switches to ``"tf-same"``); an explicit choice is kept.
+            ``model.padding`` holds the mode in use, ``set_padding`` changes it in place.
     """
 
     def __init__(
@@ -177,10 +228,12 @@ class MoViNet(VideoModel):
         causal: bool = False,
         rezero_init: float = 1.0,
         in_chans: int = 3,
+        padding: Padding | None = None,
     ) -> None:
         super().__init__()
         self.in_chans = in_chans
         self.causal = causal
+        self.stem_pad: nn.Module = nn.Identity()  # TFSamePad in "tf-same" mode
         self.stem = ConvNormAct(in_chans, stem_chs, (1, 3, 3), (1, 2, 2), dims=3, bn_eps=_BN_EPS,
                                 act_layer=nn.SiLU)
         blocks, cin = OrderedDict(), stem_chs
@@ -196,6 +249,55 @@ class MoViNet(VideoModel):
         self.create_head(hidden_dim, num_classes, drop_rate=drop_rate,
                          init_fn=partial(init_linear_normal, std=0.01))
         self._init_weights()
+        self.padding: str = "symmetric"
+        self._padding_explicit = padding is not None
+        self._apply_padding(padding or "symmetric")
+
+    # ---- padding -------------------------------------------------------------------------------
+
+    def set_padding(self, mode: Padding) -> None:
+        """Switch every strided conv and pool to ``"symmetric"`` or ``"tf-same"`` padding, in
+        place (same parameters, same state dict). An explicit choice: loading a TF-converted
+        checkpoint afterwards keeps it. Call it before ``optimize``/export rewrites, which copy
+        the pads they find.
+
+        Raises:
+            ValueError: an unknown mode.
+        """
+        self._apply_padding(mode)
+        self._padding_explicit = True
+
+    def _apply_padding(self, mode: str) -> None:
+        _check_padding(mode)
+        tf = mode == "tf-same"
+        conv = self.stem.conv
+        _, kh, kw = conv.kernel_size
+        conv.padding = (0, 0, 0) if tf else (0, kh // 2, kw // 2)
+        self.stem_pad = TFSamePad((kh, kw), conv.stride[1:]) if tf else nn.Identity()
+        for blk in self.blocks:
+            blk.set_padding(mode)
+        self.padding = mode
+
+    def arch_args(self) -> dict[str, str]:
+        """The padding in use, so a saved model is rebuilt with it (training checkpoints,
+        export): a model fine-tuned from a TF-converted checkpoint stays ``"tf-same"``."""
+        return {"padding": self.padding}
+
+    def adapt_to_layout(self, layout: CheckpointLayout) -> list[str]:
+        """TF-converted checkpoints (``MOVINET_TF_PORT``) switch the padding to ``"tf-same"``
+        unless it was chosen explicitly; an explicit ``"symmetric"`` is kept with a warning."""
+        if layout.name != MOVINET_TF_PORT.name:
+            return []
+        if self._padding_explicit:
+            if self.padding == "tf-same":
+                return ["padding: tf-same (TF 'SAME', as the checkpoint was trained)"]
+            return ["warning: padding kept 'symmetric' as chosen, but this checkpoint was "
+                    "trained with TF 'SAME' padding; its logits shift (padding='tf-same' "
+                    "reproduces them)"]
+        changed = self.padding != "tf-same"
+        self._apply_padding("tf-same")
+        return [f"padding {'switched to' if changed else 'is'} 'tf-same': the checkpoint was "
+                "trained with TF 'SAME' padding (pass padding='symmetric' to keep symmetric)"]
 
     def _init_weights(self) -> None:
         self.apply(init_cnn_weights)
@@ -208,7 +310,7 @@ class MoViNet(VideoModel):
             B, _, _, H, W = x.shape
             state = self.init_state(B, H, W, device=x.device, dtype=x.dtype)
             return self._causal_features(x, state)[0]
-        x = self.blocks(self.stem(x))
+        x = self.blocks(self.stem(self.stem_pad(x)))
         return self.conv_head(x)  # (B, head_chs, T, H/32, W/32)
 
     def _head_from_pooled(
@@ -236,7 +338,7 @@ class MoViNet(VideoModel):
         """
         kw = dict(device=device, dtype=dtype)
         state = {"frames": torch.zeros((), **kw)}
-        h, w = _down(height), _down(width)  # after the stem
+        h, w = _down(height), _down(width)  # after the stem; the same in both padding modes
         for name, blk in self.blocks.named_children():
             exp = blk.se.fc1.in_channels
             if blk.kt > 1:
@@ -252,7 +354,7 @@ class MoViNet(VideoModel):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         frames = state["frames"]
         new_state: dict[str, torch.Tensor] = {}
-        x = self.stem(x)  # (B, stem_chs, Tc, H/2, W/2); no temporal kernel
+        x = self.stem(self.stem_pad(x))  # (B, stem_chs, Tc, H/2, W/2); no temporal kernel
         for name, blk in self.blocks.named_children():
             key = f"{name}.conv"
             x, buf, se_sum = blk.forward_causal(x, state.get(key), state[f"{name}.se"], frames)
@@ -289,16 +391,15 @@ class MoViNet(VideoModel):
         """``Atze00/MoViNet-pytorch`` base-model keys (``conv1.conv_1.conv3d.weight``,
         ``blocks.b0_l0.se.fc1.conv_1.conv3d.bias``, ...; older versions without ``conv_1``) -> ours.
 
-        The source classifier (``classifier.3``, 600 Kinetics classes) is dropped; "dense9" is
-        reshaped from a 1x1x1 conv to a linear layer. Unknown keys pass through so the report
-        lists them.
+        "dense9" (``classifier.0``) and the source classifier "dense10" (``classifier.3``, 600
+        Kinetics classes, mapped to ``head.fc``; ``load_pretrained`` keeps or drops it) are
+        reshaped from 1x1x1 convs to linear layers. Keys already in litevid's layout and unknown
+        keys pass through, so the report lists the unknown ones.
         """
         out: dict[str, torch.Tensor] = {}
         for key, value in state_dict.items():
-            if key.startswith("classifier.3."):
-                continue
             new = _atze_key(key)
-            if new.startswith("head_hidden.") and value.dim() == 5:
+            if new.startswith(("head_hidden.", "head.fc.")) and value.dim() == 5:
                 value = value.flatten(1)  # (O, I, 1, 1, 1) -> (O, I)
             out[new] = value
         return out
@@ -306,18 +407,38 @@ class MoViNet(VideoModel):
 
 # ---- weight-key remapping ----------------------------------------------------------------------
 
-_ATZE_TOP = {"conv1": "stem", "conv7": "conv_head", "classifier.0": "head_hidden"}
+_ATZE_TOP = {"conv1": "stem", "conv7": "conv_head", "classifier.0": "head_hidden",
+             "classifier.3": "head.fc"}
 
 
 def _atze_key(key: str) -> str:
     # The port wraps each conv in ConvBlock3D (``conv_1``, newer versions only) around a
     # Conv3DBNActivation with children ``conv3d``/``norm``/``act``; ours are ConvNormAct 0/1.
     key = key.replace(".conv_1.", ".").replace(".conv3d.", ".0.").replace(".norm.", ".1.")
-    key = re.sub(r"^(classifier\.0|.*\.se\.fc[12])\.0\.", r"\1.", key)  # bare convs, no norm
+    key = re.sub(r"^(classifier\.[03]|.*\.se\.fc[12])\.0\.", r"\1.", key)  # bare convs, no norm
     for src, dst in _ATZE_TOP.items():
         if key.startswith(src + "."):
             return dst + key[len(src):]
     return key
+
+
+# The Atze00 conversion of the TF Hub base models (``modelA0_statedict_v3`` ...): 3D convs wrapped
+# in ``ConvBlock3D`` (``conv_1``; older files without it, their bias-carrying convs plain
+# ``nn.Conv3d``); the stream models' (2+1)D files (``conv2d``) do not match. Trained with TF
+# "SAME" padding: ``MoViNet.adapt_to_layout`` switches to it.
+MOVINET_TF_PORT = register_layout(CheckpointLayout(
+    name="movinet-tf-port",
+    models=("movinet_a0", "movinet_a2"),
+    source="Atze00/MoViNet-pytorch (TF Hub base models converted)",
+    datasets="Kinetics-600",
+    signature=(r"^conv1\.(conv_1\.)?conv3d\.weight$",
+               r"^blocks\.b0_l0\.deep\.(conv_1\.)?conv3d\.weight$",
+               r"^conv7\.(conv_1\.)?conv3d\.weight$",
+               r"^classifier\.0\.((conv_1\.)?conv3d\.)?weight$"),
+    classifier=r"^classifier\.3\.((conv_1\.)?conv3d\.)?weight$",
+    mapped="ConvBlock3D/Conv3DBNActivation -> ConvNormAct; dense9/dense10 1x1x1 convs -> "
+           "linear layers (dense10 = head.fc); padding switched to TF 'SAME'",
+))
 
 
 # ---- registered variants ----------------------------------------------------------------------
@@ -327,10 +448,13 @@ def _movinet_init(variant: str) -> InitSpec:
     return InitSpec(
         dataset="Kinetics-600", method="direct",
         sources=(f"movinet/{variant}/base/kinetics-600/classification",),
-        layouts=("Atze00/MoViNet-pytorch",),
+        layouts=(MOVINET_TF_PORT.name,),
         notes="no ImageNet weights exist; the study used Kinetics checkpoints: TF Hub, or the "
-              "Atze00/MoViNet-pytorch conversion of the base model (the layout loaded here), "
-              "mapped by MoViNet.checkpoint_filter; 600-class classifier dropped",
+              "Atze00/MoViNet-pytorch conversion of the base model (layout movinet-tf-port), "
+              "mapped by MoViNet.checkpoint_filter; its 600-class Kinetics classifier is kept "
+              "at that width (keep_head) or dropped; loading it switches the model to TF "
+              "'SAME' padding (padding='tf-same') unless padding was chosen explicitly, which "
+              "reproduces the port's tf_like=True logits",
     )
 
 
