@@ -8,11 +8,25 @@ regions; every window adds a learned 3D relative position bias (MODELS.md sectio
 ``SwinTransformer/Video-Swin-Transformer`` (``swin_transformer.py``); key names are the
 Microsoft/mmaction2 ones (``layers.i.blocks.j``, ``layers.i.downsample``).
 
-Differences from the reference code, none of which changes the default 16x224x224 model:
+Checkpoints (``checkpoint_filter``; layouts registered at the end of this file):
+- Kinetics-400 video checkpoints load as they are, classifier included: torchvision
+  ``swin3d_t`` (``torchvision-swin3d``) and the official release's mmaction2 files
+  (``video-swin-official``, e.g. ``swin_tiny_patch244_window877_kinetics400_1k.pth``; its
+  Kinetics-600 / SSv2 files of larger models load into ``swin_t`` built with their
+  ``embed_dim``/``depths``/``num_heads``/``window``). Both are proven against the original code
+  (``tools/weight_fixtures/swin.py``: reduced configurations in the tests, the published Swin-T
+  at 16x224x224 with ``--full-size``).
+- ImageNet 2D Swin-T (``microsoft-swin``, ``timm-swin``) is inflated, the study's
+  initialisation.
+
+Differences from the reference code, none of which changes the model for frames of 193 pixels or
+more (224 included; any clip length):
 - the relative position index is computed for the window actually used. Where a feature map is
-  smaller than the window (``get_window_size``: window := feature size, shift := 0) the reference
-  slices the full window's index, which pairs tokens with the wrong offsets; here the offsets are
-  the true ones (same table).
+  smaller than the window (``get_window_size``: window := feature size, shift := 0) both the
+  official code and torchvision slice the full window's index (``index[:N, :N]``); that is the
+  true offsets when only time (the leading axis) shrinks, but pairs tokens with the wrong offsets
+  when height or width does (frames under 193 pixels, e.g. 112: a 4x4 last-stage map). Here the
+  offsets are the true ones (same table), so at such sizes the logits differ from the originals'.
 - the shift mask is built from region ids with comparisons instead of slice assignment, and
   windows are folded into the head dimension so one ``(1, windows*heads, N, N)`` bias + mask
   broadcasts over the batch in ``scaled_dot_product_attention``.
@@ -20,6 +34,7 @@ Differences from the reference code, none of which changes the default 16x224x22
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import torch
@@ -31,6 +46,7 @@ from ..layers.classifier import NumClasses
 from ..layers.patch_embed import TubeletEmbed
 from ..layers.weight_init import init_transformer_weights
 from ._base import VideoModel
+from ._layouts import CheckpointLayout, register_layout
 from ._registry import InitSpec, ModelSpec, register_model
 from ._weights import drop_keys, inflate_conv2d_weight, strip_prefix
 
@@ -314,22 +330,52 @@ class SwinTransformer3D(VideoModel):
         return self.norm(x)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Inflate a 2D Swin-T ImageNet checkpoint (Microsoft or timm layout) into Video Swin.
+        """Map a published Swin checkpoint onto this model's keys (layouts registered below).
 
-        - ``relative_position_index``, ``attn_mask`` (rebuilt here) and the classifier are dropped;
-        - ``patch_embed.proj.weight`` ``(96, 3, 4, 4)`` is repeated over the tubelet's t and divided
-          by it (I3D rule); the LayerNorms, ``qkv``, ``proj``, MLPs and merging layers keep names;
+        Video checkpoints (their classifier becomes ``head.fc``; ``load_pretrained`` keeps or
+        drops it by width):
+
+        - torchvision ``swin3d_t/s/b``: ``features.{2i}.{j}`` are stage ``i``'s blocks,
+          ``features.{2i+1}`` its merging layer, the MLP is ``mlp.0`` / ``mlp.3``, the classifier
+          ``head``;
+        - the official Video Swin release (mmaction2 ``Recognizer3D``): ``backbone.`` stripped,
+          ``cls_head.fc_cls`` is the classifier;
+        - litevid's own files (5-D tubelet kernel, ``head.fc``) load as they are.
+
+        A video table of another window, or any key this model lacks, is left as it is, so the
+        load report lists it as shape-mismatched or unexpected.
+
+        ImageNet 2D Swin-T (Microsoft, timm) is inflated:
+
+        - the classifier is dropped;
+        - ``patch_embed.proj.weight`` ``(96, 3, 4, 4)`` is repeated over the tubelet's t and
+          divided by it (I3D rule); the LayerNorms, ``qkv``, ``proj``, MLPs and merging layers
+          keep names;
         - each 2D bias table ``((2wh-1)(2ww-1), heads)`` is bicubic-resized if its window is not
-          this model's spatial window, then tiled over the ``2Wt-1`` temporal offsets, so a clip of
-          identical frames sees the 2D model's bias at every temporal offset;
+          this model's spatial window, then tiled over the ``2Wt-1`` temporal offsets, so a clip
+          of identical frames sees the 2D model's bias at every temporal offset;
         - timm >= 0.9 files keep a stage's merging layer at the start of the next stage
-          (``layers.{i+1}.downsample``) and the classifier in ``head.fc``: remapped;
-        - mmaction2 Video Swin files (``backbone.`` prefix, ``cls_head.``) load as they are.
+          (``layers.{i+1}.downsample``) and the classifier in ``head.fc``: remapped.
+
+        ``relative_position_index`` and ``attn_mask`` buffers (rebuilt here for the window in
+        use) are dropped from every layout.
         """
-        state = strip_prefix(dict(state_dict), "backbone.")
-        state = drop_keys(state, ("head.", "head_drop.", "cls_head."))
+        state = dict(state_dict)
+        if any(k.startswith("features.") for k in state):
+            state = _from_torchvision_swin3d(state)
+        else:
+            state = strip_prefix(state, "backbone.")
+            state = {_OFFICIAL_HEAD.get(k, k): v for k, v in state.items()}
         state = {k: v for k, v in state.items()
                  if not k.endswith(("relative_position_index", "attn_mask"))}
+        w = state.get("patch_embed.proj.weight")
+        if w is not None and w.dim() == 4:  # a 2D (ImageNet) Swin
+            state = self._inflate_image_swin(state)
+        return state
+
+    def _inflate_image_swin(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The ImageNet part of ``checkpoint_filter``: classifier out, timm remap, inflation."""
+        state = drop_keys(state, ("head.", "head_drop."))
         if "layers.0.downsample.reduction.weight" not in state and any(
                 k.startswith("layers.1.downsample.") for k in state):  # timm >= 0.9 layout
             remapped = {}
@@ -339,9 +385,8 @@ class SwinTransformer3D(VideoModel):
                     parts[1] = str(int(parts[1]) - 1)
                 remapped[".".join(parts)] = v
             state = remapped
-        w = state.get("patch_embed.proj.weight")
-        if w is not None and w.dim() == 4:
-            state["patch_embed.proj.weight"] = inflate_conv2d_weight(w, self.patch_size[0])
+        state["patch_embed.proj.weight"] = inflate_conv2d_weight(state["patch_embed.proj.weight"],
+                                                                 self.patch_size[0])
         Wt, Wh, Ww = self.window
         for k in [k for k in state if k.endswith("relative_position_bias_table")]:
             table = state[k]
@@ -349,6 +394,47 @@ class SwinTransformer3D(VideoModel):
                 continue  # already a 3D table of this window
             state[k] = _resize_2d_bias_table(table, (2 * Wh - 1, 2 * Ww - 1)).repeat(2 * Wt - 1, 1)
         return state
+
+
+# the official release's I3D head (mmaction2 ``cls_head.fc_cls``) -> litevid's classifier
+_OFFICIAL_HEAD = {"cls_head.fc_cls.weight": "head.fc.weight",
+                  "cls_head.fc_cls.bias": "head.fc.bias"}
+# torchvision's block MLP is a ``torchvision.ops.MLP`` Sequential: Linear at 0 and 3
+_TV_MLP = {"mlp.0.": "mlp.fc1.", "mlp.3.": "mlp.fc2."}
+_TV_FEATURE = re.compile(r"^features\.(\d+)\.(.+)$")
+_TV_BLOCK = re.compile(r"^(\d+)\.(.+)$")
+
+
+def _from_torchvision_swin3d(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torchvision ``SwinTransformer3d`` keys -> litevid's (Microsoft/mmaction2 names).
+
+    ``features`` alternates stages and merging layers: ``features.{2i}.{j}`` is block ``j`` of
+    stage ``i``, ``features.{2i+1}`` the merging after it. ``head`` is the classifier. A key that
+    fits none of these keeps its name (and is reported as unexpected).
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key in ("head.weight", "head.bias"):
+            out["head.fc." + key.rsplit(".", 1)[1]] = value
+            continue
+        m = _TV_FEATURE.match(key)
+        if m is None:  # patch_embed.*, norm.*: the same names
+            out[key] = value
+            continue
+        index, rest = int(m[1]), m[2]
+        if index % 2:  # the merging layer after stage index // 2
+            out[f"layers.{index // 2}.downsample.{rest}"] = value
+            continue
+        b = _TV_BLOCK.match(rest)
+        if b is None:
+            out[key] = value
+            continue
+        sub = b[2]
+        for old, new in _TV_MLP.items():
+            if sub.startswith(old):
+                sub = new + sub[len(old):]
+        out[f"layers.{index // 2}.blocks.{b[1]}.{sub}"] = value
+    return out
 
 
 def _resize_2d_bias_table(table: torch.Tensor, new: tuple[int, int]) -> torch.Tensor:
@@ -362,6 +448,66 @@ def _resize_2d_bias_table(table: torch.Tensor, new: tuple[int, int]) -> torch.Te
     return grid.reshape(heads, -1).T.to(table.dtype)
 
 
+# ---- published layouts -------------------------------------------------------------------------
+# Signatures name keys only one layout has: torchvision's ``features.{i}`` with a 3D
+# ``patch_embed`` (its 2D ``swin_t`` has ``features.0.0`` as the patch conv), the official
+# release's ``backbone.``/``cls_head.fc_cls`` with the Microsoft MLP names (mmaction2 1.x's own
+# Video Swin uses mmcv FFN names), Microsoft's persistent ``relative_position_index`` and ``head``,
+# timm >= 0.9's merging layer in the last stage (litevid's never is).
+
+register_layout(CheckpointLayout(
+    name="torchvision-swin3d", models=("swin_t",),
+    source="torchvision swin3d_t / swin3d_s / swin3d_b (torchvision.models.video)",
+    datasets="Kinetics-400 (swin3d_b also ImageNet-22K + Kinetics-400)",
+    signature=(r"^patch_embed\.proj\.weight$",
+               r"^features\.0\.0\.attn\.relative_position_bias_table$",
+               r"^features\.0\.0\.mlp\.0\.weight$",
+               r"^features\.1\.reduction\.weight$"),
+    classifier=r"^head\.weight$",
+    mapped="features.{2i}.{j} -> layers.i.blocks.j, features.{2i+1} -> layers.i.downsample, "
+           "mlp.0/3 -> mlp.fc1/fc2, head -> head.fc; index buffers dropped",
+))
+register_layout(CheckpointLayout(
+    name="video-swin-official", models=("swin_t",),
+    source="SwinTransformer/Video-Swin-Transformer release (mmaction2 Recognizer3D: "
+           "SwinTransformer3D + I3DHead), e.g. swin_tiny_patch244_window877_kinetics400_1k.pth",
+    datasets="Kinetics-400, Kinetics-600, Something-Something v2",
+    signature=(r"^backbone\.patch_embed\.proj\.weight$",
+               r"^backbone\.layers\.0\.blocks\.0\.attn\.relative_position_bias_table$",
+               r"^backbone\.layers\.0\.blocks\.0\.mlp\.fc1\.weight$",
+               r"^cls_head\.fc_cls\.weight$"),
+    classifier=r"^cls_head\.fc_cls\.weight$",
+    mapped="backbone. stripped, cls_head.fc_cls -> head.fc; index buffers dropped",
+))
+register_layout(CheckpointLayout(
+    name="microsoft-swin", models=("swin_t",),
+    source="microsoft/Swin-Transformer 2D release (also timm < 0.9), e.g. "
+           "swin_tiny_patch4_window7_224.pth",
+    datasets="ImageNet-1K",
+    signature=(r"^patch_embed\.proj\.weight$",
+               r"^layers\.0\.blocks\.0\.attn\.relative_position_bias_table$",
+               r"^layers\.0\.blocks\.0\.attn\.relative_position_index$",
+               r"^layers\.0\.downsample\.reduction\.weight$",
+               r"^head\.weight$"),
+    classifier=r"^head\.weight$",
+    mapped="tubelet inflation: patch kernel repeated over t and /t, 2D bias tables tiled over "
+           "the temporal offsets; classifier and index/mask buffers dropped",
+    kind="image",
+))
+register_layout(CheckpointLayout(
+    name="timm-swin", models=("swin_t",),
+    source="timm >= 0.9 swin_tiny_patch4_window7_224",
+    datasets="ImageNet-1K",
+    signature=(r"^patch_embed\.proj\.weight$",
+               r"^layers\.0\.blocks\.0\.attn\.relative_position_bias_table$",
+               r"^layers\.3\.downsample\.reduction\.weight$",
+               r"^head\.fc\.weight$"),
+    classifier=r"^head\.fc\.weight$",
+    mapped="layers.{i+1}.downsample -> layers.i.downsample, then as microsoft-swin",
+    kind="image",
+))
+
+
 # ---- builder and registered variants ----------------------------------------------------------
 
 
@@ -369,11 +515,16 @@ def _resize_2d_bias_table(table: torch.Tensor, new: tuple[int, int]) -> torch.Te
     paper_name="Swin-T", category="attention-only", paper_params_m=28.0,
     init=InitSpec(dataset="ImageNet-1K", method="tubelet-inflation",
                   sources=("swin_tiny_patch4_window7_224.pth",),
-                  layouts=("microsoft-swin", "timm", "mmaction2"),
-                  notes="Swin-T; timm >= 0.9 layout remapped, mmaction2 Video Swin files loaded "
-                        "as they are; patch kernel repeated over t=2 and /2, relative position "
+                  layouts=("microsoft-swin", "timm-swin", "torchvision-swin3d",
+                           "video-swin-official"),
+                  notes="Swin-T; the study inflates ImageNet weights: timm >= 0.9 layout "
+                        "remapped, patch kernel repeated over t=2 and /2, relative position "
                         "bias tables (169, heads) tiled over time to (2535, heads), index/mask "
-                        "buffers and head dropped"),
+                        "buffers and head dropped. Kinetics-400 checkpoints load directly, "
+                        "classifier included: torchvision swin3d_t (features.* renamed, head -> "
+                        "head.fc) and the official Video Swin release (backbone. stripped, "
+                        "cls_head.fc_cls -> head.fc); the release's larger models (Swin-S/B, "
+                        "SSv2 window 16x7x7) take their embed_dim/depths/num_heads/window"),
 ))
 def swin_t(**kwargs) -> SwinTransformer3D:
     model_args = dict(patch_size=(2, 4, 4), embed_dim=96, depths=(2, 2, 6, 2),
