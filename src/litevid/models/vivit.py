@@ -178,7 +178,7 @@ class ViViTFE(VideoModel):
 @register_model(ModelSpec(
     paper_name="ViViT-FE", category="attention-only", paper_params_m=25.4,
     init=InitSpec(dataset="ImageNet-1K", method="per-frame", sources=("deit_small_patch16_224",),
-                  layouts=("timm", "official DeiT"),
+                  layouts=("timm-vit",),
                   notes="DeiT-small into the spatial encoder under `spatial.` (pos_embed resized, "
                         "head dropped); the 2-layer temporal encoder is new (trunc-normal 0.02)"),
 ))
