@@ -21,6 +21,7 @@ from ..layers.conv_norm_act import ConvNormAct
 from ..layers.drop_path import DropPath
 from ..layers.squeeze_excite import SqueezeExcite
 from ..layers.weight_init import init_cnn_weights
+from ._layouts import CheckpointLayout, register_layout
 
 __all__ = ["EfficientNetB0", "MBConv"]
 
@@ -137,3 +138,21 @@ def _timm_key(key: str) -> str:
         return key
     module, _, leaf = key.rpartition(".")
     return f"{_TIMM_TOP[module]}.{leaf}" if module in _TIMM_TOP else key
+
+
+# ---- published layouts (ImageNet initialisations of VTN-EFF's backbone) -------------------------
+
+register_layout(CheckpointLayout(
+    name="torchvision-efficientnet_b0", models=("vtn_eff",),
+    source="torchvision efficientnet_b0 (IMAGENET1K_V1)", datasets="ImageNet-1K",
+    signature=(r"^features\.0\.0\.weight$", r"^features\.1\.0\.block\.0\.0\.weight$",
+               r"^features\.8\.0\.weight$", r"^classifier\.1\.weight$"),
+    classifier=r"^classifier\.1\.weight$",
+    mapped="under `backbone.` as they are; classifier dropped", kind="image"))
+register_layout(CheckpointLayout(
+    name="timm-efficientnet_b0", models=("vtn_eff",),
+    source="timm efficientnet_b0", datasets="ImageNet-1K",
+    signature=(r"^conv_stem\.weight$", r"^blocks\.0\.0\.conv_dw\.weight$",
+               r"^conv_head\.weight$", r"^classifier\.weight$"),
+    classifier=r"^classifier\.weight$",
+    mapped="renamed to torchvision's names under `backbone.`; classifier dropped", kind="image"))

@@ -79,7 +79,7 @@ class I3DBert(VideoModel):
 @register_model(ModelSpec(
     paper_name="I3D-BERT", category="composite", paper_params_m=50.6,
     init=InitSpec(dataset="ImageNet-1K", method="i3d-inflation", sources=("resnet50",),
-                  layouts=("torchvision", "timm"),
+                  layouts=("torchvision-resnet50",),
                   notes="conv1 7x7 -> 7x7x7 (/7), every 3x3 -> 3x3x3 (/3), 1x1 -> 1x1x1, BN "
                         "copied, fc dropped; BERT is new"),
 ))

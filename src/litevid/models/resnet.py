@@ -28,6 +28,7 @@ from ..layers.weight_init import init_cnn_weights
 __all__ = ["Bottleneck", "Bottle2neck", "ResNet", "resnet50_trunk", "res2net50_trunk"]
 
 RESNET50_LAYERS = (3, 4, 6, 3)
+RESNET50_WIDTHS = (64, 128, 256, 512)  # bottleneck widths ("planes"); outputs are 4x
 
 
 def _conv(dims: int, cin: int, cout: int, k: int, stride: int = 1, kt: int = 1,
@@ -162,6 +163,12 @@ class ResNet(nn.Module):
         stem_stride_t: temporal stride of the 3D stem conv (I3D-BERT: 2, giving T/2 tokens).
         extra_blocks: modules run after named blocks (``"layer2_0"`` = after ``layer2[0]``),
             called as ``module(x, num_frames)``; kept apart so ImageNet keys stay unchanged.
+        widths: bottleneck width of each stage (torchvision's ``planes``; 64, 128, 256, 512).
+        stem_width: output channels of the stem conv (64).
+
+    ``layers``/``widths``/``stem_width`` other than ResNet-50's build the narrow, shallow trunks
+    the checkpoint-parity fixtures compare against the original code (torchvision's ``ResNet``
+    built with the same widths through its ``_make_layer``).
     """
 
     def __init__(
@@ -173,20 +180,24 @@ class ResNet(nn.Module):
         stem_kt: int = 1,
         stem_stride_t: int = 1,
         extra_blocks: dict[str, nn.Module] | None = None,
+        widths: tuple[int, ...] = RESNET50_WIDTHS,
+        stem_width: int = 64,
     ) -> None:
         super().__init__()
+        if len(widths) != len(layers):
+            raise ValueError(f"ResNet: {len(layers)} stages (layers) but {len(widths)} widths")
         if dims == 2:
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.conv1 = nn.Conv2d(3, stem_width, 7, 2, 3, bias=False)
             self.maxpool = nn.MaxPool2d(3, 2, 1)
         else:
-            self.conv1 = nn.Conv3d(3, 64, (stem_kt, 7, 7), (stem_stride_t, 2, 2),
+            self.conv1 = nn.Conv3d(3, stem_width, (stem_kt, 7, 7), (stem_stride_t, 2, 2),
                                    (stem_kt // 2, 3, 3), bias=False)
             self.maxpool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
-        self.bn1 = _bn(dims, 64)
+        self.bn1 = _bn(dims, stem_width)
         self.relu = nn.ReLU(inplace=True)
-        inplanes = 64
+        inplanes = stem_width
         self.stage_names = []
-        for i, (n, planes) in enumerate(zip(layers, (64, 128, 256, 512))):
+        for i, (n, planes) in enumerate(zip(layers, widths)):
             stride = 1 if i == 0 else 2
             blocks = []
             for j in range(n):
@@ -233,10 +244,18 @@ def resnet50_trunk(
     stem_kt: int = 1,
     stem_stride_t: int = 1,
     extra_blocks: dict[str, nn.Module] | None = None,
+    layers: tuple[int, ...] = RESNET50_LAYERS,
+    widths: tuple[int, ...] = RESNET50_WIDTHS,
+    stem_width: int = 64,
 ) -> ResNet:
-    """ResNet-50 (23.5M parameters without fc); 2D per frame, or 3D when ``dims=3``."""
-    return ResNet(_bottleneck(temporal_factory, dims, conv2_kt), dims=dims, stem_kt=stem_kt,
-                  stem_stride_t=stem_stride_t, extra_blocks=extra_blocks)
+    """ResNet-50 (23.5M parameters without fc); 2D per frame, or 3D when ``dims=3``.
+
+    ``layers``, ``widths`` and ``stem_width`` (see ``ResNet``) default to ResNet-50's; other
+    values give the reduced trunks of the checkpoint-parity fixtures.
+    """
+    return ResNet(_bottleneck(temporal_factory, dims, conv2_kt), tuple(layers), dims=dims,
+                  stem_kt=stem_kt, stem_stride_t=stem_stride_t, extra_blocks=extra_blocks,
+                  widths=tuple(widths), stem_width=stem_width)
 
 
 def res2net50_trunk(

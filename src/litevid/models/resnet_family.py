@@ -10,8 +10,21 @@
 
 All three fold time into the batch and use the TSN head: per-frame pooling, dropout, a per-frame
 linear layer and the mean of the per-frame logits (average consensus; ``ClassifierHead`` with
-``consensus_dim=1``). Inputs follow ImageNet normalisation; the trunks load torchvision/timm
-ImageNet checkpoints by name (``backbone.`` prefix added by ``checkpoint_filter``).
+``consensus_dim=1``). Inputs follow ImageNet normalisation.
+
+Checkpoints (registered layouts, recognised from their keys; ``litevid weights layouts``):
+
+- ``torchvision-resnet50`` (image): torchvision's / timm's ImageNet ``resnet50``, per frame under
+  ``backbone.`` (TSM, NL, VTN-R50; I3D-BERT inflates it); ``fc`` dropped.
+- ``timm-res2net50_26w_4s`` (image): timm's / the official Res2Net-50 26w4s for TEA; ``fc`` dropped.
+- ``tsm-repo`` (video): the TSM repository's released TSM-R50 files (``TSN`` of
+  mit-han-lab/temporal-shift-module: ``base_model`` = torchvision ResNet-50 whose blocks' ``conv1``
+  is wrapped as ``TemporalShift(net=conv1)``, classifier ``new_fc``; saved from DataParallel, so
+  ``module.``-prefixed inside ``{"state_dict": ...}``). ``base_model.`` becomes ``backbone.``,
+  ``.net.`` is removed and ``new_fc`` becomes ``head.fc`` (kept or dropped by ``load_pretrained``).
+  TSN's forward is the same network: frames folded into the batch, residual shift of 1/8 + 1/8
+  channels before each block's ``conv1``, average pool, dropout, ``new_fc``, then the mean of the
+  segment logits.
 """
 
 from __future__ import annotations
@@ -26,9 +39,9 @@ from ..layers import fold_frames, sdpa, unfold_frames
 from ..layers.classifier import NumClasses
 from ..layers.weight_init import init_linear_normal
 from ._base import VideoModel
+from ._layouts import CheckpointLayout, register_layout
 from ._registry import InitSpec, ModelSpec, register_model
-from ._weights import drop_keys
-from .resnet import ResNet, res2net50_trunk, resnet50_trunk
+from .resnet import RESNET50_LAYERS, RESNET50_WIDTHS, ResNet, res2net50_trunk, resnet50_trunk
 
 __all__ = ["TSNModel", "NonLocalBlock", "MotionExcitation", "TemporalConvShift", "TemporalShift",
            "temporal_shift", "temporal_shift_single_copy"]
@@ -234,20 +247,35 @@ class TSNModel(VideoModel):
         return unfold_frames(x, T)  # (B, T, 2048, h, w)
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """torchvision/timm ``resnet50`` / ``res2net50_26w_4s``, or a TSM-repo checkpoint."""
+        """torchvision/timm ``resnet50`` / ``res2net50_26w_4s``, or a TSM-repository checkpoint.
+
+        ImageNet: every key goes under ``backbone.``; the 1000-class ``fc`` is dropped. TSM
+        repository: ``base_model.`` -> ``backbone.``, the ``TemporalShift`` wrapper's ``.net.``
+        removed, ``new_fc`` (or ``base_model.fc``, where TSN was built with dropout 0 and keeps its
+        classifier there) -> ``head.fc``. Keys already in litevid's layout (``backbone.``,
+        ``head.``) pass through; anything else stays as it is under ``backbone.`` so the load
+        report lists it as unexpected.
+        """
         out = {}
-        for k, v in drop_keys(state_dict, ("fc.", "new_fc.", "base_model.fc.")).items():
-            k = k.removeprefix("base_model.").replace(".net.", ".")  # TSM repo layout
-            out[k if k.startswith("backbone.") else f"backbone.{k}"] = v
+        for k, v in state_dict.items():
+            if k.startswith("fc."):  # the ImageNet classifier
+                continue
+            if k.startswith(("new_fc.", "base_model.fc.")):  # the TSM repository's classifier
+                k = "head.fc." + k.rpartition(".")[2]
+            elif k.startswith("base_model."):
+                k = "backbone." + k.removeprefix("base_model.").replace(".net.", ".")
+            elif not k.startswith(("backbone.", "head.")):
+                k = f"backbone.{k}"
+            out[k] = v
         return out
 
 
 # ---- builders and registered variants ---------------------------------------------------------
 
 
-def _r50_init(notes: str) -> InitSpec:
+def _r50_init(notes: str, *more_layouts: str) -> InitSpec:
     return InitSpec(dataset="ImageNet-1K", method="per-frame", sources=("resnet50",),
-                    layouts=("torchvision", "timm"), notes=f"fc dropped; {notes}")
+                    layouts=("torchvision-resnet50", *more_layouts), notes=f"fc dropped; {notes}")
 
 
 def _nl_blocks(scaled: bool = False) -> dict[str, nn.Module]:
@@ -260,12 +288,19 @@ def _nl_blocks(scaled: bool = False) -> dict[str, nn.Module]:
 
 @register_model(ModelSpec(
     paper_name="TSM-R50", category="baseline", paper_params_m=24.3,
-    init=_r50_init("the shift adds no parameters"),
+    init=_r50_init("the shift adds no parameters; the TSM repository's Kinetics-400 (and "
+                   "Something-Something) TSM-R50 files load too, classifier included",
+                   "tsm-repo"),
 ))
 def tsm_r50(
-    *, num_classes: NumClasses = 400, drop_rate: float = 0.5, shift_div: int = 8
+    *, num_classes: NumClasses = 400, drop_rate: float = 0.5, shift_div: int = 8,
+    layers: tuple[int, ...] = RESNET50_LAYERS, widths: tuple[int, ...] = RESNET50_WIDTHS,
+    stem_width: int = 64,
 ) -> TSNModel:
-    trunk = resnet50_trunk(temporal_factory=lambda: TemporalShift(shift_div))
+    """TSM-R50; ``layers``/``widths``/``stem_width`` (ResNet-50's by default) only change for
+    the reduced trunk the TSM-repository parity fixture compares against."""
+    trunk = resnet50_trunk(temporal_factory=lambda: TemporalShift(shift_div), layers=layers,
+                           widths=widths, stem_width=stem_width)
     return TSNModel(trunk, num_classes, drop_rate)
 
 
@@ -282,7 +317,7 @@ def nl_r50(
 @register_model(ModelSpec(
     paper_name="TEA-R50", category="standalone-attention", paper_params_m=24.9,
     init=InitSpec(dataset="ImageNet-1K", method="per-frame", sources=("res2net50_26w_4s",),
-                  layouts=("timm", "official Res2Net"),
+                  layouts=("timm-res2net50_26w_4s",),
                   notes="Res2Net-50 26w4s, fc dropped; ME and temporal shift convs are new "
                         "(identity / shift init)"),
 ))
@@ -292,3 +327,34 @@ def tea_r50(*, num_classes: NumClasses = 400, drop_rate: float = 0.5) -> TSNMode
         shift_layer=lambda width, i: TemporalConvShift(width, "shift" if i == 3 else "fixed"),
     )
     return TSNModel(trunk, num_classes, drop_rate)
+
+
+# ---- published checkpoint layouts (``models._layouts``) ----------------------------------------
+
+register_layout(CheckpointLayout(
+    name="torchvision-resnet50", models=("tsm_r50", "nl_r50", "vtn_r50", "i3d_bert"),
+    source="torchvision resnet50 / timm resnet50 (the same key names)", datasets="ImageNet-1K",
+    signature=(r"^conv1\.weight$", r"^layer1\.0\.conv2\.weight$", r"^layer1\.0\.conv3\.weight$",
+               r"^layer4\.0\.downsample\.0\.weight$"),
+    classifier=r"^fc\.weight$",
+    mapped="per frame under `backbone.` (I3D-BERT: inflated to 3D); fc dropped", kind="image",
+))
+register_layout(CheckpointLayout(
+    name="timm-res2net50_26w_4s", models=("tea_r50",),
+    source="timm res2net50_26w_4s / official Res2Net-50 26w4s (the same key names)",
+    datasets="ImageNet-1K",
+    signature=(r"^conv1\.weight$", r"^layer1\.0\.convs\.0\.weight$",
+               r"^layer1\.0\.bns\.0\.running_var$", r"^layer4\.0\.downsample\.0\.weight$"),
+    classifier=r"^fc\.weight$",
+    mapped="under `backbone.`; fc dropped; ME and shift convs new", kind="image",
+))
+register_layout(CheckpointLayout(
+    name="tsm-repo", models=("tsm_r50",),
+    source="TSM repository (mit-han-lab/temporal-shift-module) TSN resnet50, shift_div 8, "
+           "blockres",
+    datasets="Kinetics-400; Something-Something V1/V2",
+    signature=(r"^base_model\.conv1\.weight$", r"^base_model\.layer1\.0\.conv1\.net\.weight$",
+               r"^base_model\.layer4\.0\.conv3\.weight$"),
+    classifier=r"^(new_fc|base_model\.fc)\.weight$",
+    mapped="`base_model.` -> `backbone.`, `.net.` removed, `new_fc` -> `head.fc`",
+))

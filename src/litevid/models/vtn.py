@@ -79,7 +79,7 @@ def _per_frame_init(source: str, layouts: tuple[str, ...], notes: str) -> InitSp
 
 @register_model(ModelSpec(
     paper_name="VTN-R50", category="composite", paper_params_m=26.5,
-    init=_per_frame_init("resnet50", ("torchvision", "timm"), "fc dropped"),
+    init=_per_frame_init("resnet50", ("torchvision-resnet50",), "fc dropped"),
 ))
 def vtn_r50(*, frames: int = 16, **kwargs) -> VTN:
     return VTN(resnet50_trunk(), max_frames=max(64, frames), **kwargs)
@@ -87,7 +87,7 @@ def vtn_r50(*, frames: int = 16, **kwargs) -> VTN:
 
 @register_model(ModelSpec(
     paper_name="VTN-EFF", category="composite", paper_params_m=6.8,
-    init=_per_frame_init("efficientnet_b0", ("torchvision", "timm"),
+    init=_per_frame_init("efficientnet_b0", ("torchvision-efficientnet_b0", "timm-efficientnet_b0"),
                          "torchvision IMAGENET1K_V1 weights or timm's, classifier dropped"),
 ))
 def vtn_eff(*, frames: int = 16, drop_path_rate: float = 0.2, **kwargs) -> VTN:

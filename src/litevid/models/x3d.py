@@ -7,6 +7,14 @@ pools adaptively (pytorchvideo builds an ``AvgPool3d`` sized for one input), so 
 length/size works; and the stem's two convs carry the names of what they do
 (pytorchvideo's ``conv_t`` is the spatial conv and ``conv_xy`` the temporal one; the
 ``checkpoint_filter`` swaps them back).
+
+Checkpoints: layout ``pytorchvideo-x3d``, pytorchvideo's ``X3D_XS.pyth`` (Kinetics-400,
+``{"model_state": state_dict}``; ``X3D_S.pyth`` and ``X3D_M.pyth`` hold the same network and load
+too). Every tensor maps, the 400-class classifier ``blocks.5.proj`` included (to ``head.fc``, kept
+or dropped by ``load_pretrained``); pytorchvideo's missing stage-1 shortcut BN is filled in as an
+exact identity. The outputs equal pytorchvideo's ``create_x3d`` (``head_activation=None``: its
+default ends in a softmax) at its published input, 4x160x160, and at reduced configurations
+(``width_factor``, ``depth_factor``, ``head_dim``).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from ..layers.conv_norm_act import ConvNormAct
 from ..layers.squeeze_excite import SqueezeExcite
 from ..layers.weight_init import init_cnn_weights, init_linear_normal
 from ._base import VideoModel
+from ._layouts import CheckpointLayout, register_layout
 from ._registry import InitSpec, ModelSpec, register_model
 
 __all__ = ["X3D", "X3DBlock", "x3d_xs"]
@@ -145,16 +154,23 @@ class X3D(VideoModel):
         x = self.head_act(self.head_post(x)).flatten(1)  # (B, 2048)
         return super().forward_head(x, pre_logits)
 
-    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """pytorchvideo ``X3D_XS.pyth`` (Kinetics-400) keys -> ours; the K400 classifier is dropped.
+    def adapt_to_layout(self, layout: CheckpointLayout) -> list[str]:
+        """Nothing changes; a pytorchvideo file gets a note on the identity shortcut BN."""
+        if layout.name != PTV_X3D.name or len(self.stages[0][0].shortcut) < 2:
+            return []
+        return ["stage-1 shortcut BN set to identity (pytorchvideo has none where the width "
+                "does not change)"]
 
-        Keys already in our layout pass through; unknown keys pass through too, so the load report
-        lists them as unexpected. pytorchvideo has no BN on a shortcut that keeps the width (stage
-        1); it is filled in as an exact identity (running_var = 1 - eps) so every tensor loads and
-        outputs match.
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """pytorchvideo ``X3D_XS.pyth`` (Kinetics-400) keys -> ours.
+
+        The classifier ``blocks.5.proj`` becomes ``head.fc`` (``load_pretrained`` keeps or drops
+        it). Keys already in our layout pass through; unknown keys pass through too, so the load
+        report lists them as unexpected. pytorchvideo has no BN on a shortcut that keeps the width
+        (stage 1); it is filled in as an exact identity (running_var = 1 - eps) so every tensor
+        loads and outputs match.
         """
-        state = {_ptv_key(k): v for k, v in state_dict.items()
-                 if not k.startswith(("blocks.5.proj.", "head."))}
+        state = {_ptv_key(k): v for k, v in state_dict.items()}
         for i, stage in enumerate(self.stages):
             prefix = f"stages.{i}.0.shortcut."
             bn = stage[0].shortcut[1] if len(stage[0].shortcut) > 1 else None
@@ -185,6 +201,7 @@ _PTV_TOP = {
     "blocks.0.norm": "stem.bn",
     "blocks.5.pool.pre_conv": "head_pre.0", "blocks.5.pool.pre_norm": "head_pre.1",
     "blocks.5.pool.post_conv": "head_post",
+    "blocks.5.proj": "head.fc",  # the classifier
 }
 _PTV_RES = re.compile(r"^blocks\.([1-4])\.res_blocks\.(\d+)\.(.+)\.([a-z_]+)$")
 
@@ -197,12 +214,26 @@ def _ptv_key(key: str) -> str:
     return f"{_PTV_TOP[module]}.{leaf}" if module in _PTV_TOP else key
 
 
+PTV_X3D = register_layout(CheckpointLayout(
+    name="pytorchvideo-x3d", models=("x3d_xs",),
+    source="pytorchvideo hub x3d_xs (X3D_XS.pyth; X3D_S/X3D_M hold the same network)",
+    datasets="Kinetics-400",
+    signature=(r"^blocks\.0\.conv\.conv_t\.weight$",
+               r"^blocks\.1\.res_blocks\.0\.branch2\.conv_b\.weight$",
+               r"^blocks\.5\.pool\.post_conv\.weight$"),
+    classifier=r"^blocks\.5\.proj\.weight$",
+    mapped="`blocks.N.res_blocks` -> `stages`, stem convs swapped back, `blocks.5.proj` -> "
+           "`head.fc`, stage-1 shortcut BN filled as identity",
+))
+
+
 @register_model(ModelSpec(
     paper_name="X3D-XS", category="baseline", mean=(0.45,) * 3, std=(0.225,) * 3,
     paper_params_m=3.8,
     init=InitSpec(dataset="Kinetics-400", method="direct", sources=("X3D_XS.pyth",),
-                  layouts=("pytorchvideo",),
-                  notes="no ImageNet weights exist; mapped by X3D.checkpoint_filter"),
+                  layouts=("pytorchvideo-x3d",),
+                  notes="no ImageNet weights exist; mapped by X3D.checkpoint_filter (layout "
+                        "pytorchvideo-x3d), its 400-class classifier included"),
 ))
 def x3d_xs(**kwargs) -> X3D:
     # adaptive head pooling: the network does not depend on the clip shape (no frames/size)
