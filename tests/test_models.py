@@ -170,7 +170,7 @@ def test_init_is_structured_and_prose_is_derived(name):
 def test_init_of_the_study():
     init = {n: litevid.model_spec(n).init for n in MODELS}
     assert [n for n, i in init.items() if i.from_scratch] == ["mvit_s"]
-    assert init["x3d_xs"].dataset == "Kinetics-400" and init["x3d_xs"].layouts == ("pytorchvideo",)
+    assert init["x3d_xs"].dataset == "Kinetics-400" and init["x3d_xs"].layouts == ("pytorchvideo-x3d",)
     assert init["tsm_r50"].sources == ("resnet50",) and init["tsm_r50"].method == "per-frame"
     assert init["i3d_bert"].method == "i3d-inflation"
     assert init["swin_t"].method == "tubelet-inflation" and "microsoft-swin" in init["swin_t"].layouts
@@ -332,3 +332,18 @@ def test_cli_help(capsys):
         cli_main(["models", "--help"])
     assert exc.value.code == 0
     assert "--json" in capsys.readouterr().out
+
+
+def test_init_layouts_are_the_registered_layouts():
+    """``spec.init.layouts`` names the registered layouts (``litevid weights layouts``) and
+    every registered layout is declared by each model it names: one source for both."""
+    from litevid.models._layouts import list_layouts
+
+    registered = {lay.name: lay for lay in list_layouts() if lay.models}
+    for name in MODELS:
+        for layout in litevid.model_spec(name).init.layouts:
+            assert layout in registered and name in registered[layout].models, (name, layout)
+    for lay in registered.values():
+        for name in lay.models:
+            init = litevid.model_spec(name).init
+            assert init.from_scratch or lay.name in init.layouts, (name, lay.name)
