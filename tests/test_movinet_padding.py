@@ -245,3 +245,25 @@ def test_exportable_form_and_2d_rewrites_keep_tf_same():
         assert all(isinstance(m.pool, Pool3dVia2d)
                    for m in fast.modules() if isinstance(m, TFSameAvgPool3d))
         assert _rel(fast(x), ref) <= 1e-5
+
+
+def test_tf_same_movinet_exports_to_onnx_with_parity(tmp_path):
+    """The tf-same model exports (static pads) and ONNX Runtime gives its logits."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from litevid.export.api import check_parity
+    from litevid.export.formats import get_format
+    from litevid.export.wrappers import ClipModel
+
+    meta, args, io = _fixture()
+    model = litevid.create_model(meta["model"], **args)
+    model.load_pretrained(FIXTURES / meta["file"], keep_head=True)
+    assert model.padding == "tf-same"
+    module, x = ClipModel(model.eval()).eval(), io["input"][:1]
+    with torch.no_grad():
+        reference = list(module(x))
+    fmt = get_format("onnx")
+    fmt.export(module, (x,), tmp_path / "m.onnx", input_names=["clip"],
+               output_names=["logits"], options={"precision": "fp32"})
+    parity = check_parity(reference, fmt.load(tmp_path / "m.onnx")([x]), fmt.parity_rtol["fp32"])
+    assert parity.status == "ok", parity
