@@ -151,3 +151,18 @@ def test_layout_detection_names_the_closest_when_none_fits(tmp_path):
     torch.save(bad, tmp_path / "bad.pth")
     with pytest.raises(ValueError, match=r"bad\.pth: fits no known checkpoint layout"):
         inspect_checkpoint(tmp_path / "bad.pth")
+
+
+def test_inspect_names_a_litevid_training_file(tmp_path):
+    from litevid.models._inspect import inspect_checkpoint
+
+    meta = next(_meta(p) for p in CASES if _meta(p)["model"] == "movinet_a0")
+    model, _ = _load(meta, keep_head=True)  # switched to tf-same by the TF-port file
+    path = tmp_path / "last.pt"
+    torch.save({"format": "litevid-train-checkpoint/1", "model_name": "movinet_a0",
+                "model_args": model.arch_args(), "state": {"epoch": 2},
+                "model": model.state_dict()}, path)
+    info = inspect_checkpoint(path, model_args=meta["model_args"])
+    assert info.layout.name == "litevid" and [f.model for f in info.fits] == ["movinet_a0"]
+    assert info.saved_by == "litevid train: movinet_a0, epoch 2, padding=tf-same"
+    assert info.fits[0].verdict == "every tensor"

@@ -43,6 +43,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         f"  classifier  {info.classes if info.classes is not None else 'none'}"
         + (" classes" if info.classes is not None else ""),
         f"  sha256      {info.sha256}",
+        *([f"  saved by    {info.saved_by}"] if info.saved_by else []),
         f"  size        {info.size_bytes / 2**20:.2f} MiB",
     ]
     for fit in info.fits:

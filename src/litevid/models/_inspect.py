@@ -17,7 +17,7 @@ import torch
 
 from ..utils.hashing import file_sha256
 from ._layouts import CheckpointLayout, classifier_width, closest_layout, detect_layout
-from ._weights import DEFAULT_MIN_SHARE, load_checkpoint
+from ._weights import DEFAULT_MIN_SHARE, read_checkpoint
 
 __all__ = ["CheckpointInfo", "ModelFit", "inspect_checkpoint"]
 
@@ -64,6 +64,7 @@ class CheckpointInfo:
     layout: CheckpointLayout
     classes: int | None
     fits: list[ModelFit] = field(default_factory=list)
+    saved_by: str | None = None  # "litevid train: movinet_a0, epoch 3, ..." for a training file
 
     def as_dict(self) -> dict[str, Any]:
         lay = self.layout
@@ -72,7 +73,7 @@ class CheckpointInfo:
             "tensors": self.tensors, "parameters": self.parameters,
             "layout": {"name": lay.name, "source": lay.source, "datasets": lay.datasets,
                        "kind": lay.kind, "models": list(lay.models)},
-            "classes": self.classes,
+            "classes": self.classes, "saved_by": self.saved_by,
             "fits": [{**vars(f), "share": round(f.share, 4), "verdict": f.verdict}
                      for f in self.fits],
         }
@@ -108,7 +109,7 @@ def inspect_checkpoint(path: str | Path, *, models: list[str] | None = None,
     from ._registry import list_models
 
     path = Path(path)
-    state = load_checkpoint(path)
+    state, meta = read_checkpoint(path)
     layout = detect_layout(state)
     if layout is None:
         near, share = closest_layout(state)
@@ -120,9 +121,18 @@ def inspect_checkpoint(path: str | Path, *, models: list[str] | None = None,
                  if v.is_floating_point() and not k.endswith(_BUFFER_SUFFIXES))
     info = CheckpointInfo(str(path), file_sha256(path), path.stat().st_size, len(state), params,
                           layout, classifier_width(layout, state))
+    args = dict(model_args or {})
+    trained_as = meta.get("model_name")
+    if isinstance(trained_as, str) and trained_as in list_models():  # a litevid training file
+        info.saved_by = (f"litevid train: {trained_as}, epoch {meta.get('state', {}).get('epoch')}"
+                         if isinstance(meta.get("state"), dict) else f"litevid: {trained_as}")
+        models = models or [trained_as]
+        if isinstance(meta.get("model_args"), dict):  # e.g. MoViNet's padding
+            args = {**meta["model_args"], **args}
+            info.saved_by += "".join(f", {k}={v}" for k, v in meta["model_args"].items())
     names = models or list(layout.models) or list_models()
     for name in names:
-        info.fits.append(_dry_run(name, state, dict(model_args or {}), keep_head))
+        info.fits.append(_dry_run(name, state, args, keep_head))
     if not models and not layout.models:  # litevid's layout: only the models it fits
         info.fits = [f for f in info.fits if f.share >= DEFAULT_MIN_SHARE] or info.fits
     return info

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_MIN_SHARE",
     "LoadReport",
     "load_checkpoint",
+    "read_checkpoint",
     "load_into",
     "inflate_conv2d_weight",
     "drop_keys",
@@ -124,15 +125,23 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     weights_only=True)``. Wrappers (``state_dict``, ``model_state``, ``model``, ...) are unwrapped
     and a DataParallel ``module.`` prefix on every key is removed.
     """
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
+    """``load_checkpoint`` and what the outermost wrapper holds beside the weights (epoch,
+    ``model_name``, ``model_args``, ... of a training checkpoint; ``{}`` for a bare state dict)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     obj = _load_safetensors(path) if path.suffix == ".safetensors" else torch_load(path)
+    meta: dict[str, object] = {}
     for _ in range(3):  # nested wrappers, e.g. {"model": {"state_dict": ...}}
         if isinstance(obj, dict):
-            inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
-            if inner is not None and not any(torch.is_tensor(v) for v in obj.values()):
-                obj = inner
+            key = next((k for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
+            if key is not None and not any(torch.is_tensor(v) for v in obj.values()):
+                meta = meta or {k: v for k, v in obj.items() if k != key}
+                obj = obj[key]
                 continue
         break
     if not isinstance(obj, dict) or not any(torch.is_tensor(v) for v in obj.values()):
@@ -140,7 +149,7 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     state = {k: v for k, v in obj.items() if torch.is_tensor(v)}
     if all(k.startswith("module.") for k in state):  # saved from DataParallel/DDP
         state = strip_prefix(state, "module.")
-    return state
+    return state, meta
 
 
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
