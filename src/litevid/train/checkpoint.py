@@ -91,5 +91,3 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                          f"{obj.get('format') if isinstance(obj, dict) else type(obj).__name__!r};"
                          f" expected {CHECKPOINT_FORMAT})")
     return obj
-
-
