@@ -1,19 +1,20 @@
 """``litevid train``, ``litevid eval`` and ``litevid predict``: thin verbs over ``litevid.train``.
 
-``train`` flags are generated from ``TrainConfig``. Several GPUs or machines: start the same
-command with PyTorch's launcher, ``torchrun --nproc_per_node=N -m litevid train ...``.
+``train`` flags are generated from ``TrainConfig``, ``eval`` flags from ``EvalConfig`` (the
+evaluation itself is ``eval_run.run_evaluation``, callable from Python). Several GPUs or
+machines: start the same command with PyTorch's launcher, ``torchrun --nproc_per_node=N -m
+litevid train ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..utils.config import add_arguments, check_paths, from_args, int_at_least
-from ..utils.paths import check_results_db, check_writable_dir
-from .config import TrainConfig
+from ..utils.paths import check_results_db
+from .config import KEEP_HEAD_HELP, EvalConfig, TrainConfig
 
 __all__ = ["add_parser"]
 
@@ -41,53 +42,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    check_results_db(args.db, "--db")  # before the evaluation, not after it
-    check_writable_dir(args.out or Path(args.checkpoint).parent / f"eval-{args.dataset}",
-                       "--out" if args.out else "--out (default)")
-    from ..data import build_dataset, dataset_spec
-    from .data import eval_loader, model_heads
-    from .distributed import DistContext
-    from .evaluate import evaluate, store_evaluation, write_outputs
-    from .predict import load_for_inference, read_training_checkpoint
+    from .eval_run import run_evaluation
 
-    dist = DistContext.from_env(args.device)
-    dspec = dataset_spec(args.dataset)
-    if dspec.builder is None and args.annotations is None:
-        raise ValueError(f"dataset {args.dataset!r} needs --annotations (the split to evaluate)")
-    meta = read_training_checkpoint(args.checkpoint)  # its clip shape is the default
-    ds = build_dataset(args.dataset, args.split, annotations=args.annotations, root=args.root,
-                       labels=args.labels, train_annotations=args.train_annotations,
-                       model=args.model, frames=args.frames or meta.get("frames"),
-                       size=args.size or meta.get("size"), augment="batch",
-                       num_clips=args.num_clips)
-    heads = model_heads(ds, dspec.action_map is not None)
-    loaded = load_for_inference(args.model, args.checkpoint, device=dist.device,
-                                num_classes=heads, frames=ds.frames, size=ds.size,
-                                preloaded=meta, keep_head=args.keep_head)
-    precision = dist.backend.choose_precision(args.precision).precision
-    aug = ds.batch_transform.to(dist.device).eval() if ds.batch_transform is not None else None
-    loader = eval_loader(ds, batch_size=args.batch_size, workers=args.workers, dist=dist)
-    ev, wall = evaluate(loaded.model, loader, heads=heads, dist=dist,
-                        precision=precision, batch_transform=aug, on_error=args.on_error)
-    summary = ev.summary()
-    if not dist.is_main:
-        dist.close()
+    cfg = from_args(EvalConfig, args)
+    outcome = run_evaluation(cfg)
+    if outcome is None:  # not rank 0 of a torchrun launch: rank 0 reports
         return 0
-    out = Path(args.out) if args.out else Path(args.checkpoint).parent / f"eval-{args.dataset}"
-    out.mkdir(parents=True, exist_ok=True)
-    classes = getattr(ds, "classes", None) or loaded.classes
-    written = write_outputs(ev, out, classes)
-    ckpt = loaded.checkpoint
-    store_evaluation(
-        ev, args.db, model=args.model, dataset=args.dataset, split=args.split, frames=ds.frames,
-        size=ds.size, precision=precision, eval_wall_s=wall, checkpoint=args.checkpoint,
-        annotations=args.annotations, device=dist.backend,
-        training={**ckpt.get("state", {}), "world_size": ckpt.get("world_size"),
-                  "device_type": ckpt.get("device_type")},
-        settings={"eval_args": {k: v for k, v in vars(args).items() if k != "func"},
-                  "train_config": ckpt.get("config")})
-    print(f"{args.model} on {args.dataset} {args.split}: {ev.evaluated} of {len(ds)} clips "
-          f"evaluated, single view, single crop, {ds.frames}x{ds.size}px, {wall:.1f} s")
+    ev = outcome.evaluator
+    summary = ev.summary()
+    print(f"{cfg.model} on {cfg.dataset} {cfg.split}: {ev.evaluated} of {outcome.dataset_size} "
+          f"clips evaluated, single view, single crop, {outcome.frames}x{outcome.size}px, "
+          f"{outcome.wall_s:.1f} s")
     for head in [*ev.heads, *(["action"] if ev.epic else [])]:
         m = summary[head]
         mca = f", mean class accuracy {m['mean_class_acc']:.4f}" if "mean_class_acc" in m else ""
@@ -99,9 +64,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 print(f"    {item['clip']}: {item['reason']}")
             if len(items) > _SHOW_CLIPS:
                 print(f"    ... {len(items) - _SHOW_CLIPS} more in clip_problems.csv")
-    print(f"  wrote {', '.join(str(p) for p in written)}; row added to {args.db}")
-    dist.close()
-    return 1 if ev.failed else 0
+    print(f"  wrote {', '.join(str(p) for p in outcome.written)}; row added to {cfg.db}")
+    return 1 if outcome.failed else 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -159,11 +123,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if len(ok) < len(results) else 0
 
 
-_KEEP_HEAD = ("--checkpoint is a published video checkpoint (torchvision, official release, "
-              "Hugging Face; litevid weights inspect names it): use it with its own classifier, "
-              "e.g. Kinetics-400's 400 classes")
-
-
 def add_parser(subparsers: Any) -> None:
     t = subparsers.add_parser(
         "train", help="train a model under the study's uniform recipe",
@@ -181,33 +140,7 @@ def add_parser(subparsers: Any) -> None:
         description="Top-1/top-5 and mean class accuracy (EK100: verb, noun and action) with the "
                     "study's protocol: one clip of segment centres, one centre crop. Writes "
                     "predictions.csv and confusion_<head>.csv and a row in the results store.")
-    e.add_argument("model", help="registry name the checkpoint was trained as")
-    e.add_argument("--checkpoint", required=True, help="litevid checkpoint (or a state dict)")
-    e.add_argument("--keep-head", action="store_true", help=_KEEP_HEAD)
-    e.add_argument("--dataset", required=True, help="registered dataset")
-    e.add_argument("--annotations", help="annotation file of the split to evaluate")
-    e.add_argument("--root", help="folder of the videos / frame folders")
-    e.add_argument("--labels", help="the dataset's class file")
-    e.add_argument("--train-annotations", help="EK100: the training file that defines action ids")
-    e.add_argument("--split", default="val", help="split name (default val)")
-    e.add_argument("--frames", type=int_at_least(1), help="clip length (default: the "
-                   "checkpoint's)")
-    e.add_argument("--size", type=int_at_least(1), help="crop size (default: the checkpoint's)")
-    e.add_argument("--batch-size", type=int_at_least(1), default=8)
-    e.add_argument("--workers", type=int_at_least(0), default=2,
-                   help="data loader processes (0: the main process; default 2)")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--precision", default="auto", choices=("auto", "fp32", "amp-fp16",
-                                                           "amp-bf16"))
-    e.add_argument("--on-error", default="skip", choices=("skip", "raise"),
-                   help="a clip that cannot be read: leave it out of the scores and list it "
-                        "(skip: the exit status is then 1) or stop at the first (raise). A clip "
-                        "is never replaced by another")
-    e.add_argument("--num-clips", type=int_at_least(1), help="synthetic only: clips to "
-                   "evaluate")
-    e.add_argument("--out", help="folder for predictions and confusion matrices (default: "
-                                 "eval-<dataset> beside the checkpoint)")
-    e.add_argument("--db", default="litevid-results.db", help="results store")
+    add_arguments(e, EvalConfig)  # MODEL positional; --checkpoint, --dataset required
     e.set_defaults(func=_cmd_eval)
 
     p = subparsers.add_parser(
@@ -217,7 +150,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("videos", nargs="+", help="video files or frame folders")
     p.add_argument("--model", required=True, help="registry name")
     p.add_argument("--checkpoint", required=True, help="litevid checkpoint (or a state dict)")
-    p.add_argument("--keep-head", action="store_true", help=_KEEP_HEAD)
+    p.add_argument("--keep-head", action="store_true", help=KEEP_HEAD_HELP)
     p.add_argument("--labels", help="class names, one a line (default: the checkpoint's)")
     p.add_argument("--num-classes", type=int_at_least(1),
                    help="classifier width of a plain state dict")

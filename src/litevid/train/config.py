@@ -17,21 +17,27 @@ Every field is a ``litevid train`` flag (generated from the field, ``utils.confi
 
 With no arguments the run trains a small model on the built-in ``synthetic`` dataset, a few
 minutes on a 2-core CPU.
+
+``EvalConfig`` holds the settings of one evaluation (``litevid eval``, ``eval_run``), declared the
+same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..models._weights import DEFAULT_MIN_SHARE
 from ..utils.config import MAX_SEED, option, validate_fields
 
-__all__ = ["OPTIMIZERS", "TrainConfig", "accumulation_steps", "apply_dataset_defaults"]
+__all__ = ["ON_ERROR", "OPTIMIZERS", "PRECISIONS", "EvalConfig", "TrainConfig",
+           "accumulation_steps", "apply_dataset_defaults"]
 
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("auto", "fp32", "amp-fp16", "amp-bf16")
+ON_ERROR = ("skip", "raise")  # what evaluation does with a clip that cannot be read
 
 
 @dataclass
@@ -122,6 +128,54 @@ class TrainConfig:
         mine = self.to_dict()
         return {k: (other.get(k), v) for k, v in mine.items()
                 if k not in self.RESUME_FREE and other.get(k) != v}
+
+
+KEEP_HEAD_HELP = ("--checkpoint is a published video checkpoint (torchvision, official "
+                  "release, Hugging Face; litevid weights inspect names it): use it with its "
+                  "own classifier, e.g. Kinetics-400's 400 classes")
+
+
+@dataclass(kw_only=True)
+class EvalConfig:
+    """Settings of one evaluation; each field is also a ``litevid eval`` flag (``model`` is its
+    positional argument). ``model``, ``checkpoint`` and ``dataset`` have no default."""
+
+    model: str = option(required=True, positional=True, help="registry name the checkpoint was "
+                        "trained as")
+    checkpoint: str = option(required=True, help="litevid checkpoint (or a state dict)")
+    keep_head: bool = option(False, help=KEEP_HEAD_HELP)
+    dataset: str = option(required=True, help="registered dataset")
+    annotations: str | None = option(None, help="annotation file of the split to evaluate")
+    root: str | None = option(None, help="folder of the videos / frame folders")
+    labels: str | None = option(None, help="the dataset's class file")
+    train_annotations: str | None = option(None, help="EK100: the training file that defines "
+                                           "action ids")
+    split: str = option("val", help="split name (default val)")
+    frames: int | None = option(None, ge=1, help="clip length (default: the checkpoint's)")
+    size: int | None = option(None, ge=1, help="crop size (default: the checkpoint's)")
+    batch_size: int = option(8, ge=1, help="clips per forward pass")
+    workers: int = option(2, ge=0, help="data loader processes (0: the main process; default 2)")
+    device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps; "
+                         "under torchrun each process takes its LOCAL_RANK GPU")
+    precision: str = option("auto", choices=PRECISIONS, help="auto = bf16 autocast on a CUDA "
+                            "GPU that supports it, else fp16; fp32 on CPU")
+    on_error: str = option("skip", choices=ON_ERROR, help="a clip that cannot be read: leave it "
+                           "out of the scores and list it (skip: the exit status is then 1) or "
+                           "stop at the first (raise). A clip is never replaced by another")
+    num_clips: int | None = option(None, ge=1, help="synthetic only: clips to evaluate")
+    out: str | None = option(None, path="dir", help="folder for predictions and confusion "
+                             "matrices (default: eval-<dataset> beside the checkpoint)")
+    db: str = option("litevid-results.db", path="db", help="results store")
+
+    def __post_init__(self) -> None:
+        validate_fields(self)  # required fields, bounds and choices, as the flags check them
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def out_dir(self) -> Path:
+        """``out``, or ``eval-<dataset>`` beside the checkpoint."""
+        return Path(self.out) if self.out else Path(self.checkpoint).parent / f"eval-{self.dataset}"
 
 
 def accumulation_steps(effective_batch: int, batch_size: int, world_size: int) -> int:

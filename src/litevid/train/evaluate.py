@@ -169,7 +169,8 @@ def store_evaluation(ev: Evaluator, db: str | Path, *, model: str, dataset: str,
                    if training.get("device_type") == "cuda" and wall is not None else None),
         world_size=world, eval_wall_s=eval_wall_s, checkpoint=str(checkpoint),
         checkpoint_sha256=file_sha256(checkpoint), annotations=annotations,
-        annotations_sha256=file_sha256(annotations) if annotations else None, settings=settings)
+        annotations_sha256=file_sha256(annotations) if annotations else None,
+        settings={**settings, "num_classes": dict(ev.heads)})  # the chance level of the scores
     row.set_environment(device.environment())
     with ResultStore(db) as store:
         store.insert(row)

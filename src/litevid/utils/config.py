@@ -14,10 +14,20 @@ metadata keys (all optional):
   Python, naming the field. ``None`` ("unset, the default") is always allowed;
 - ``path``: what a string field names, for ``check_paths``: ``"file"`` (a file the run writes),
   ``"dir"`` (a folder it writes into, created if absent) or ``"db"`` (a results store);
+- ``required``: ``True`` for a field without a default (``option(required=True, help=...)``;
+  ``option`` refuses a command-line field with neither; the dataclass should be
+  ``kw_only`` so required fields may follow defaulted ones): its flag
+  is ``required=True`` (argparse's "the following arguments are required: --x"), ``from_args``
+  refuses a namespace without it and ``validate_fields`` refuses ``None``, naming the field;
+- ``positional``: ``True`` to take the field as a positional argument named after the field
+  (``litevid eval``'s ``model``) rather than a flag; with ``required`` it must be given, without it
+  it may be left out (``nargs="?"``);
 - ``cli``: ``False`` to keep a field out of the command line.
 
 Types come from the annotations: ``bool`` fields become on/off switches
 (``--x``/``--no-x``), ``T | None`` fields take a ``T`` and default to ``None`` ("automatic").
+``choices`` are checked by ``validate_fields`` too, so a dataclass built in Python refuses what the
+flag would refuse.
 
 Hand-written flags of the other verbs take their bounds from the same place: ``bounded(int,
 ge=1)`` (or ``int_at_least(1)``) is the argparse ``type=`` that ``add_arguments`` generates.
@@ -101,36 +111,62 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
            choices: typing.Sequence[Any] | None = None, cli: bool = True,
            ge: float | None = None, gt: float | None = None, le: float | None = None,
-           lt: float | None = None, path: str | None = None,
-           default_factory: Any = dataclasses.MISSING) -> Any:
+           lt: float | None = None, path: str | None = None, required: bool = False,
+           positional: bool = False, default_factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field with its command-line help (see the module docstring)."""
     if path is not None and path not in PATH_KINDS:
         raise TypeError(f"path must be one of {PATH_KINDS}, got {path!r}")
+    has_default = default is not dataclasses.MISSING or default_factory is not dataclasses.MISSING
+    if required and has_default:
+        raise TypeError("a required field takes no default")
+    if cli and not required and not has_default:
+        raise TypeError("give the field a default, or declare it required=True")
+    if positional and flag is not None:
+        raise TypeError("a positional field has no flag name")
     limits = {"ge": ge, "gt": gt, "le": le, "lt": lt}
     bound = Bound(**limits) if any(v is not None for v in limits.values()) else None
     meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None, "cli": cli,
-            "bound": bound, "path": path}
+            "bound": bound, "path": path, "required": required, "positional": positional}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 
 
 def _flag(f: dataclasses.Field) -> str:
+    """The field's name on the command line: ``--batch-size``, or ``model`` (positional)."""
+    if f.metadata.get("positional"):
+        return f.name
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
+def _label(f: dataclasses.Field) -> str:
+    """How errors name a field: ``batch_size (--batch-size)``, or ``model`` (positional)."""
+    flag = _flag(f)
+    return f.name if flag == f.name else f"{f.name} ({flag})"
+
+
 def validate_fields(obj: Any) -> None:
-    """Raise ``ValueError`` naming the first field of the dataclass ``obj`` outside its bound
-    (call from ``__post_init__``, so ``TrainConfig(epochs=0)`` fails as ``--epochs 0`` does)."""
+    """Raise ``ValueError`` naming the first field of the dataclass ``obj`` that is required but
+    ``None``, outside its bound or not one of its choices (call from ``__post_init__``, so
+    ``TrainConfig(epochs=0)`` fails as ``--epochs 0`` does)."""
     for f in dataclasses.fields(obj):
-        bound, value = f.metadata.get("bound"), getattr(obj, f.name)
-        if bound is None or value is None:
+        meta, value = f.metadata, getattr(obj, f.name)
+        if value is None:
+            if meta.get("required"):
+                raise ValueError(f"{_label(f)}: required, got None")
+            continue
+        choices = meta.get("choices")
+        if choices is not None and value not in choices:
+            raise ValueError(f"{_label(f)}: must be one of {', '.join(map(str, choices))}, got "
+                             f"{value!r}")
+        bound = meta.get("bound")
+        if bound is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{f.name} ({_flag(f)}): must be a number, got {value!r}")
+            raise ValueError(f"{_label(f)}: must be a number, got {value!r}")
         problem = bound.problem(value)
         if problem:
-            raise ValueError(f"{f.name} ({_flag(f)}): {problem}")
+            raise ValueError(f"{_label(f)}: {problem}")
 
 
 def check_paths(obj: Any) -> None:
@@ -167,7 +203,11 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
         typ, optional = _scalar_type(hints[f.name])
         flag = _flag(f)
         text = meta.get("help") or ""
+        required, positional = meta.get("required", False), meta.get("positional", False)
         if typ is bool:
+            if required or positional:
+                raise TypeError(f"{config_cls.__name__}.{f.name}: a switch can be neither "
+                                "required nor positional")
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=text)
             continue
@@ -175,13 +215,23 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
         if default not in (None, "") and not optional and "default" not in text:
             text += f" (default {default})"
         bound = meta.get("bound")
-        parser.add_argument(flag, dest=f.name, type=bounded(typ, bound=bound) if bound else typ,
-                            default=None, choices=meta.get("choices"), help=text)
+        kwargs: dict[str, Any] = dict(type=bounded(typ, bound=bound) if bound else typ,
+                                      default=None, choices=meta.get("choices"), help=text)
+        if positional:  # argparse takes the dest from the name and requires it unless nargs="?"
+            parser.add_argument(f.name, **kwargs, **({} if required else {"nargs": "?"}))
+        else:
+            parser.add_argument(flag, dest=f.name, required=required, **kwargs)
 
 
 def from_args(config_cls: type[C], args: argparse.Namespace, **overrides: Any) -> C:
-    """The dataclass from parsed flags: flags left unset keep the dataclass defaults."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)
+    """The dataclass from parsed flags: flags left unset keep the dataclass defaults; a required
+    field missing from both ``args`` and ``overrides`` is a ``ValueError`` naming it."""
+    fields = dataclasses.fields(config_cls)  # type: ignore[arg-type]
+    values = {f.name: getattr(args, f.name) for f in fields
               if getattr(args, f.name, None) is not None}
     values.update(overrides)
+    missing = [_label(f) for f in fields if f.metadata.get("required") and f.name not in values]
+    if missing:
+        raise ValueError(f"{config_cls.__name__}: required setting(s) missing: "
+                         f"{', '.join(missing)}")
     return config_cls(**values)
