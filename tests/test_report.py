@@ -19,6 +19,7 @@ import pytest
 import litevid.cli as litevid_cli
 from litevid.report import build_report, load, pareto_front, recommend_from
 from litevid.report import paper as P
+from litevid.report.accuracy import table4_tables
 from litevid.report.data import DEFAULT_DB, default_dbs
 from litevid.report.recommend import device_class
 from litevid.report.stats import (
@@ -34,7 +35,6 @@ from litevid.report.tables import (
     latency_ci_table,
     paper_tables,
     table2_tables,
-    table4,
 )
 from litevid.results import Evaluation, Measurement, ResultStore
 from litevid.results.stats import summarize
@@ -176,14 +176,14 @@ def test_table2_per_device_average_and_settings_apart(db):
 
 
 def test_table4_joins_training_latency_and_falls_back_to_paper(db, tmp_path):
-    t = table4(load([db]))
-    rows = {r[2]: dict(zip(t.columns, r)) for r in t.rows}
+    (t,) = table4_tables(load([db]))  # one table per evaluated dataset: ssv2
+    rows = {r[0]: dict(zip(t.columns, r)) for r in t.rows}
     assert rows["tsm_r50"]["top-1 %"] == pytest.approx(60.0)
     assert rows["tsm_r50"]["train rel"] == pytest.approx(2.6)  # GPU-A train, the only device
     assert rows["tsm_r50"]["train h"] == pytest.approx(1.0)
     assert rows["tsm_r50"]["paper train rel"] == 2.64
-    assert "stored evaluations" in t.caption
-    bare = table4(load([_store(tmp_path / "b.db", _rows())]))
+    assert "stored evaluations" in t.caption and t.name == "table4_ssv2"
+    (bare,) = table4_tables(load([_store(tmp_path / "b.db", _rows())]))
     assert "paper's Table 4" in bare.caption
     ek = [r for r in bare.rows if r[0] == "ek100" and r[2] == "movinet_a2"][0]
     assert ek[4:8] == [34.4, None, 64.2, 44.8]
@@ -239,7 +239,8 @@ def test_recommend_device_class_budget_and_sources(db):
     ssv2 = recommend_from(data, device="gpu-a", mode="train", dataset="ssv2")
     assert ssv2.accuracy_source.startswith("stored evaluations")
     assert [c.model for c in ssv2.front] == ["movinet_a0", "x3d_xs", "tsm_r50", "timesformer"]
-    near = recommend_from(data, device="RTX 4090", mode="single", max_memory_gb=1.0)
+    near = recommend_from(data, device="RTX 4090", mode="single", max_memory_gb=1.0,
+                          dataset="k400")
     assert near.device == GPU and "nearest device class (cuda)" in near.notes[0]
     assert near.excluded == {"timesformer": "1.90 GB > 1 GB"}  # tsm_r50: 0.66 GB fits
     assert "paper's Table 4 (k400 top-1)" in near.accuracy_source
@@ -295,14 +296,14 @@ def test_figures_are_real_images(report):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 8000, png
         assert "<svg" in svg.read_text()[:2000]
     fig6 = next(f for f in report.figures if f.name == "fig6_latency_accuracy")
-    assert "stored evaluations (ssv2)" in fig6.caption
+    assert "stored evaluations (datasets ssv2)" in fig6.caption
     flops = next(f for f in report.figures if f.name.startswith("flops_gpu-a"))
     assert "R² =" in flops.caption
 
 
 def test_report_files_and_html(report):
     out = report.out
-    for stem in ("table4", "paper_correlation", "latency_ci"):
+    for stem in ("table4_ssv2", "paper_correlation", "latency_ci"):
         for ext in ("md", "csv", "tex"):
             assert (out / "tables" / f"{stem}.{ext}").stat().st_size > 100
     page = report.index.read_text()

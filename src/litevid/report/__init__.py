@@ -6,15 +6,19 @@ in a fresh interpreter), so a report can be built on a laptop that has nothing b
 file. matplotlib (the ``report`` extra) is imported only when figures are drawn.
 
 - ``build_report``: tables (Markdown, CSV, LaTeX), figures (PNG, SVG) and ``index.html``.
+- ``accuracy``: Table 4 per dataset, Fig. 6's normalised accuracy, the Pareto front per mode and
+  the provenance of every number (study, job, device, run).
 - ``recommend``: the latency/accuracy Pareto front for a device, a mode and a budget.
 - ``paper``: the study's Table 2, Table 4 and model categories (``paper.json``).
 - ``stats``: Spearman, Kendall, bootstrap intervals, line fits.
 """
 
+from .accuracy import normalised_accuracy, pareto_front, table4_tables
 from .build import Report, build_report
 from .data import ReportData, load
-from .recommend import Recommendation, pareto_front, recommend, recommend_from
+from .recommend import Recommendation, recommend, recommend_from
 from .stats import bootstrap_median_ci, kendall_tau, spearman_rho
 
 __all__ = ["Recommendation", "Report", "ReportData", "bootstrap_median_ci", "build_report",
-           "kendall_tau", "load", "pareto_front", "recommend", "recommend_from", "spearman_rho"]
+           "kendall_tau", "load", "normalised_accuracy", "pareto_front", "recommend",
+           "recommend_from", "spearman_rho", "table4_tables"]

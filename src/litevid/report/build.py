@@ -34,6 +34,7 @@ from pathlib import Path
 from ..utils.escaping import markdown_text
 from ..utils.io import atomic_write
 from ..utils.tempfiles import make_temp_dir, remove_path, stale_temporaries, temp_prefix
+from .accuracy import normalised_accuracy, study_summary
 from .data import ReportData, load
 from .figures import Figure, MissingExtra, all_figures
 from .html import render_html
@@ -70,7 +71,9 @@ def _summary(data: ReportData) -> list[str]:
              + ", ".join(str(p) for p in data.sources),
              f"{len(data.rows)} latency measurement(s) used (newest ok per model and settings), "
              f"{data.failed} failed row(s) not shown; {len(data.evaluations)} evaluation(s)",
-             "devices: " + "; ".join(data.devices)]
+             "devices: " + "; ".join(data.devices),
+             study_summary(data),
+             f"accuracy (Fig. 6, Pareto fronts): {normalised_accuracy(data).source}"]
     return lines
 
 
@@ -192,12 +195,16 @@ def _write(data: ReportData, out: Path, *, compare_paper: bool, figures: bool) -
     sections = [("Figures", figs),
                 ("Table 2: relative latency and memory",
                  [t for t in tables if t.name.startswith("table2")]),
-                ("Table 4: accuracy and training latency",
-                 [t for t in tables if t.name == "table4"]),
+                ("Table 4: accuracy with relative latency",
+                 [t for t in tables if t.name.startswith("table4")]),
+                ("Latency-accuracy Pareto front per mode",
+                 [t for t in tables if t.name.startswith("pareto_")]),
                 ("The paper beside the measurement",
                  [t for t in tables if t.name.startswith("paper")]),
                 ("Statistics: rank stability and confidence intervals",
-                 [t for t in tables if t.name.startswith(("kendall", "latency_ci"))])]
+                 [t for t in tables if t.name.startswith(("kendall", "latency_ci"))]),
+                ("Provenance: where every number came from",
+                 [t for t in tables if t.name.startswith("provenance")])]
     page = render_html(title=title, summary=summary, tables=tables, figures=figs, notes=notes,
                        sections=sections)
     atomic_write(out / "index.html", page)

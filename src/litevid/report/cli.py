@@ -75,10 +75,13 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "report", help="tables, figures and an HTML page of the study from the results store",
         description="Write the study's Table 2 (relative latency and memory, per device and "
-                    "averaged) and Table 4 (accuracy with training latency) as Markdown, CSV "
-                    "and LaTeX, Figs. 2-6 and FLOPs-vs-latency as PNG and SVG (matplotlib: "
-                    "pip install 'litevid[report]'), bootstrap intervals and cross-device rank "
-                    "stability, and one self-contained index.html. No torch needed.")
+                    "averaged), Table 4 per evaluated dataset (accuracy with the measured "
+                    "relative latency), the latency-accuracy Pareto front per mode and a "
+                    "provenance table (study, job, device, run of every number) as Markdown, "
+                    "CSV and LaTeX, Figs. 2-6, the Pareto fronts and FLOPs-vs-latency as PNG "
+                    "and SVG (matplotlib: pip install 'litevid[report]'), bootstrap intervals "
+                    "and cross-device rank stability, and one self-contained index.html. No "
+                    "torch needed.")
     p.add_argument("--db", nargs="+", metavar="FILE", help=_DB_HELP)
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT}/)")
     p.add_argument("--compare-paper", action="store_true",
@@ -91,8 +94,9 @@ def add_parser(subparsers: Any) -> None:
         "recommend", help="latency/accuracy Pareto front of the models that fit a budget",
         description="Models worth considering on a device: the latency/accuracy Pareto front "
                     "of the models that fit the budget. Latency: measured on that device (or "
-                    "the nearest device class, said so); accuracy: stored evaluations, else "
-                    "the paper's Table 4 (said so).")
+                    "the nearest device class, said so); accuracy: the stored evaluations "
+                    "(a study's, named with its jobs), else the paper's Table 4 (labelled as "
+                    "the fallback).")
     r.add_argument("--device", required=True,
                    help="device name substring ('3090', 'EPYC') or class (cpu, cuda, mps, phone)")
     r.add_argument("--mode", required=True, choices=("single", "batch", "train"))
@@ -100,8 +104,11 @@ def add_parser(subparsers: Any) -> None:
                    help="latency budget per step (ms)")
     r.add_argument("--max-memory-gb", type=bounded(float, gt=0),
                    help="peak memory budget (GB, 10^9 bytes)")
-    r.add_argument("--dataset", default="k400", choices=("k400", "ssv2", "ek100"),
-                   help="accuracy on this dataset (default k400; EK100: action top-1)")
+    r.add_argument("--dataset",
+                   help="accuracy on this dataset: any dataset the store has evaluations for "
+                        "(e.g. a study's synthetic), or k400/ssv2/ek100 from the paper's Table 4 "
+                        "(default: the store's only evaluated dataset, else k400; EK100: action "
+                        "top-1)")
     r.add_argument("--db", nargs="+", metavar="FILE", help=_DB_HELP)
     r.add_argument("--json", action="store_true", help="print JSON instead of a table")
     r.set_defaults(func=_cmd_recommend)

@@ -7,6 +7,11 @@ exactly as ``litevid results show`` does; here they are only grouped. A *config*
 in ``query.COMPARE_KEYS`` except device, mode and batch (input, precision, runtime, channels-last,
 compile): within a config a mode's batch is part of the column, so rows with different settings
 are never averaged or ranked together.
+
+Provenance: a row a study wrote carries ``settings["study"]`` (name, job, kind, study_sha256 and,
+for evaluations, the training run); ``study_of`` reads it and ``source_of`` names it in a few
+words. Rows of a plain ``litevid bench`` / ``eval`` / ``train`` lack it; their own device,
+checkpoint and creation time say where they came from.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ..results.query import (
 from ..results.table import settings_label
 
 __all__ = ["CONFIG_KEYS", "DEFAULT_DB", "ReportData", "config_label", "default_dbs", "load",
-           "mode_order"]
+           "mode_order", "source_of", "study_of"]
 
 DEFAULT_DB = "litevid-results.db"
 LATENCY_MODES = ("train", "batch", "single")
@@ -117,14 +122,8 @@ class ReportData:
                 groups[config_of(e)].append(e)
         return dict(sorted(groups.items(), key=lambda kv: _str_key(kv[0])))
 
-    def primary_average(self, mode: str) -> tuple[dict[str, float], str, list[str]] | None:
-        """The main cross-device ranking of ``mode``: ``(model -> mean relative, settings
-        label, devices)``.
-
-        Among the (config, batch) groups of the mode, eager PyTorch first, the one with the most
-        models (then the most devices) stands for the mode, as the study has one column per mode.
-        ``None`` when the mode was not measured.
-        """
+    def _primary_group(self, mode: str) -> tuple[tuple, list[dict[str, Any]]] | None:
+        """``((config, batch), average entries)`` of the group that stands for ``mode``."""
         groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
         for e in self.average:
             if e["mode"] == mode:
@@ -134,23 +133,67 @@ class ReportData:
         key = max(groups, key=lambda k: (k[0][CONFIG_KEYS.index("runtime")] == EAGER,
                                          len(groups[k]), sum(e["n_devices"] for e in groups[k]),
                                          _str_key(k)))
-        entries = groups[key]
+        return key, groups[key]
+
+    def primary_average(self, mode: str) -> tuple[dict[str, float], str, list[str]] | None:
+        """The main cross-device ranking of ``mode``: ``(model -> mean relative, settings
+        label, devices)``.
+
+        Among the (config, batch) groups of the mode, eager PyTorch first, the one with the most
+        models (then the most devices) stands for the mode, as the study has one column per mode.
+        ``None`` when the mode was not measured.
+        """
+        got = self._primary_group(mode)
+        if got is None:
+            return None
+        (config, batch), entries = got
         devices = sorted({d for e in entries for d in e["devices"]})
-        label = f"{mode} B={key[1]} {config_label(key[0])}"
+        label = f"{mode} B={batch} {config_label(config)}"
         return {e["model"]: e["relative"] for e in entries}, label, devices
 
+    def primary_rows(self, mode: str) -> list[dict[str, Any]]:
+        """The stored rows behind ``primary_average(mode)`` (every device), for provenance."""
+        got = self._primary_group(mode)
+        if got is None:
+            return []
+        (config, batch), _ = got
+        return [r for r in self.rows
+                if r["mode"] == mode and r.get("batch") == batch and config_of(r) == config]
+
+    def evaluations_by_dataset(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """``dataset -> model -> evaluation row``; per dataset the split with the most models
+        (usually ``val``; a study's ``test``), so one dataset's numbers share a split."""
+        by: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for r in self.evaluations:
+            by[(r["dataset"], r["split"])][r["model"]] = r
+        best: dict[str, dict[str, dict[str, Any]]] = {}
+        for (dataset, _split), rows in sorted(by.items()):
+            if len(rows) > len(best.get(dataset, {})):
+                best[dataset] = rows
+        return best
 
     def accuracy_by_dataset(self) -> dict[str, dict[str, float]]:
-        """``dataset -> model -> top-1 in %`` of the stored evaluations; per dataset the split
-        with the most models (usually ``val``)."""
-        by: dict[tuple, dict[str, float]] = defaultdict(dict)
-        for r in self.evaluations:
-            by[(r["dataset"], r["split"])][r["model"]] = 100.0 * r["top1"]
-        best: dict[str, dict[str, float]] = {}
-        for (dataset, _split), accs in sorted(by.items()):
-            if len(accs) > len(best.get(dataset, {})):
-                best[dataset] = accs
-        return best
+        """``dataset -> model -> top-1 in %`` (EK100: action) of ``evaluations_by_dataset``."""
+        return {d: {m: 100.0 * r["top1"] for m, r in rows.items()}
+                for d, rows in self.evaluations_by_dataset().items()}
+
+
+def study_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    """``settings["study"]`` of a row a study wrote (name, job, kind, study_sha256, run), else
+    ``None`` (a plain ``litevid bench`` / ``eval`` / ``train`` row)."""
+    settings = row.get("settings")
+    study = settings.get("study") if isinstance(settings, dict) else None
+    return study if isinstance(study, dict) else None
+
+
+def source_of(row: dict[str, Any]) -> str | None:
+    """Where a row came from, in a few words: ``study smoke job 3f2a9c1b0d4e``, else the
+    evaluated checkpoint's file name, else ``None``."""
+    study = study_of(row)
+    if study:
+        return f"study {study.get('name', '?')} job {study.get('job', '?')}"
+    ckpt = row.get("checkpoint")
+    return Path(ckpt).name if ckpt else None
 
 
 def _str_key(key: Any) -> tuple:

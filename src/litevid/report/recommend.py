@@ -4,13 +4,16 @@ The answer is the latency/accuracy Pareto front of the models that fit the budge
 the front is both faster and more accurate than one on it. Latency is what the results store
 measured on that device (a name substring, or a device class such as ``cpu`` or ``cuda``); when
 the store has no row of that device, the nearest device class stands in and the answer says so.
-Accuracy is the stored evaluations' top-1 on the dataset, else the paper's Table 4, said so too.
+Accuracy is the stored evaluations' top-1 on the dataset (any dataset the store has, e.g. a
+study's ``synthetic``; the answer names the study and its jobs), else the paper's Table 4 as a
+labelled fallback.
 Ranking and grouping reuse ``results.query`` via ``ReportData``: one settings group (input,
 precision, runtime, channels-last, compile, batch) is used, never a mix.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,10 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from . import paper as P
-from .data import CONFIG_KEYS, LATENCY_MODES, ReportData, config_label, config_of, load
+from .accuracy import is_epic, pareto_front, who
+from .data import (
+    CONFIG_KEYS,
+    LATENCY_MODES,
+    ReportData,
+    config_label,
+    config_of,
+    load,
+    source_of,
+    study_of,
+)
 
-__all__ = ["Candidate", "Recommendation", "device_class", "pareto_front", "recommend",
-           "recommend_from"]
+__all__ = ["Candidate", "Recommendation", "choose_dataset", "device_class", "pareto_front",
+           "recommend", "recommend_from"]
 
 # Words that say which kind of device a name is, for the nearest-class fallback.
 DEVICE_CLASSES: dict[str, tuple[str, ...]] = {
@@ -54,6 +67,7 @@ class Candidate:
     peak_mem_gb: float | None
     accuracy: float | None  # top-1 in % (EK100: action)
     on_front: bool = False
+    accuracy_from: str | None = None  # study and job, checkpoint, or the paper's Table 4
 
 
 @dataclass
@@ -76,44 +90,32 @@ class Recommendation:
         return asdict(self)
 
     def to_text(self) -> str:
-        """A plain table of the front, then the notes."""
-        cols = ("model", "category", "latency ms", "relative", "peak mem GB",
-                f"{self.dataset} top-1 %")
-        rows = [(c.model, c.category, f"{c.latency_ms:.1f}", f"{c.relative:.2f}",
+        """A plain table of the front, the accuracy's source, then the notes."""
+        cols = ["model", "category", "latency ms", "relative", "peak mem GB",
+                f"{self.dataset} top-1 %"]
+        rows = [[c.model, c.category, f"{c.latency_ms:.1f}", f"{c.relative:.2f}",
                  "-" if c.peak_mem_gb is None else f"{c.peak_mem_gb:.2f}",
-                 "-" if c.accuracy is None else f"{c.accuracy:.1f}") for c in self.front]
+                 "-" if c.accuracy is None else f"{c.accuracy:.1f}"] for c in self.front]
+        if len({c.accuracy_from for c in self.front}) > 1:  # per model: a study job each
+            cols.append("accuracy from")
+            for r, c in zip(rows, self.front):
+                r.append(c.accuracy_from or "-")
         widths = [max(len(col), *(len(r[i]) for r in rows)) for i, col in enumerate(cols)]
 
         def line(cells: Sequence[str]) -> str:
-            return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+            return "  ".join(c.ljust(w) if i < 2 or i == 6 else c.rjust(w)
                              for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
         budget = ", ".join(f"{k} <= {v:g}" for k, v in self.budget.items() if v is not None)
         out = [f"Pareto front on {self.device}, {self.settings}"
-               + (f" ({budget})" if budget else "") + f"; accuracy: {self.accuracy_source}",
+               + (f" ({budget})" if budget else ""),
+               f"accuracy: {self.accuracy_source}",
                line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)]
         others = [c.model for c in self.fitting if not c.on_front]
         if others:
             out.append(f"also fit, but dominated: {', '.join(others)}")
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
-
-
-def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
-    """Names not dominated in (lower latency, higher accuracy), fastest first.
-
-    A point is dominated when another is at most as slow and at least as accurate, and better in
-    one of the two. Identical points are all kept.
-    """
-    order = sorted(points, key=lambda m: (points[m][0], -points[m][1], m))
-    front: list[str] = []
-    best = float("-inf")
-    for m in order:
-        lat, acc = points[m]
-        if acc > best or (front and points[front[-1]] == (lat, acc)):
-            front.append(m)
-            best = max(best, acc)
-    return front
 
 
 def _pick_device(data: ReportData, query: str, mode: str) -> tuple[str, list[str]]:
@@ -148,26 +150,77 @@ def _pick_device(data: ReportData, query: str, mode: str) -> tuple[str, list[str
     return best, notes
 
 
-def _accuracy(data: ReportData, dataset: str) -> tuple[dict[str, float], str]:
-    stored = data.accuracy_by_dataset().get(dataset)
-    if stored:
-        return stored, f"stored evaluations on {dataset} (top-1)"
-    main = "action top-1" if dataset == "ek100" else "top-1"
-    return P.paper_accuracy(dataset), (f"the paper's Table 4 ({dataset} {main}): no stored "
-                                       f"evaluation on {dataset}")
+def choose_dataset(data: ReportData, dataset: str | None) -> tuple[str, list[str]]:
+    """The dataset whose accuracy ranks the models, and a note when it was not asked for.
+
+    Not given: the only dataset with stored evaluations, else ``k400`` when stored or when
+    nothing is (the paper's Table 4), else the stored dataset with the most models.
+
+    Raises:
+        ValueError: ``dataset`` has no stored evaluation and is not in the paper's Table 4.
+    """
+    stored = data.evaluations_by_dataset()
+    if dataset is None:
+        if len(stored) == 1:
+            (only,) = stored
+            return only, [f"--dataset not given: using {only}, the only dataset with stored "
+                          "evaluations"]
+        if not stored or "k400" in stored:
+            return "k400", []
+        best = max(sorted(stored), key=lambda d: len(stored[d]))
+        return best, [f"--dataset not given: using {best}, the stored dataset with the most "
+                      f"models (also stored: {', '.join(sorted(set(stored) - {best}))})"]
+    if dataset not in stored and dataset not in P.DATASETS:
+        known = sorted(set(stored) | set(P.DATASETS))
+        close = difflib.get_close_matches(dataset, known, n=1)
+        raise ValueError(f"no accuracy on dataset {dataset!r}"
+                         + (f" (did you mean {close[0]!r}?)" if close else "")
+                         + ": stored evaluations on "
+                         + (", ".join(sorted(stored)) or "no dataset")
+                         + f"; the paper's Table 4 has {', '.join(P.DATASETS)}")
+    return dataset, []
+
+
+def _accuracy(data: ReportData, dataset: str) -> tuple[dict[str, float], dict[str, str], str,
+                                                       str]:
+    """``model -> top-1 %``, ``model -> where it came from``, the source line, and a short
+    name of the source for the excluded models."""
+    rows = data.evaluations_by_dataset().get(dataset, {})
+    main = "action top-1" if is_epic(dataset, rows.values()) else "top-1"
+    if rows:
+        split = next(iter(rows.values()))["split"]
+        acc = {m: 100.0 * r["top1"] for m, r in rows.items()}
+        origin = {m: source_of(r) or "stored evaluation" for m, r in rows.items()}
+        if any(study_of(r) for r in rows.values()):
+            source = (f"measured: {who(rows.values(), plain='stored evaluations', jobs=True)} "
+                      f"({dataset} {split} {main})")
+        else:
+            source = f"stored evaluations on {dataset} {split} ({main})"
+        return acc, origin, source, "the stored evaluations"
+    acc = P.paper_accuracy(dataset)
+    return acc, {m: "paper Table 4" for m in acc}, (
+        f"the paper's Table 4 ({dataset} {main}) (fallback: no stored evaluation on "
+        f"{dataset})"), "the paper's Table 4"
 
 
 def recommend_from(data: ReportData, *, device: str, mode: str,
                    max_latency_ms: float | None = None, max_memory_gb: float | None = None,
-                   dataset: str = "k400") -> Recommendation:
+                   dataset: str | None = None) -> Recommendation:
     """The Pareto front of ``data`` for a device, mode and budget (see the module docstring).
 
+    Args:
+        dataset: whose accuracy ranks the models: any dataset with stored evaluations, or one
+            of the paper's (``k400``, ``ssv2``, ``ek100``); ``None``: see ``choose_dataset``.
+
     Raises:
-        ValueError: unknown mode, no rows for the device (nor its class), or nothing fits.
+        ValueError: unknown mode or dataset, no rows for the device (nor its class), or nothing
+            fits.
     """
     if mode not in LATENCY_MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(LATENCY_MODES)}")
+    dataset, dataset_notes = choose_dataset(data, dataset)
     chosen, notes = _pick_device(data, device, mode)
+    notes += dataset_notes
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for e in data.relative:
         if e["device_name"] == chosen and e["mode"] == mode:
@@ -177,14 +230,14 @@ def recommend_from(data: ReportData, *, device: str, mode: str,
     if len(groups) > 1:
         notes.append(f"{len(groups) - 1} other settings measured on this device; using the one "
                      "with the most models (rows of different settings are never mixed)")
-    acc, source = _accuracy(data, dataset)
+    acc, origin, source, short = _accuracy(data, dataset)
     cands, excluded = [], {}
     for e in groups[key]:
         mem = data.row_of(e).get("peak_mem_bytes")
         c = Candidate(model=e["model"], category=P.category(e["model"]),
                       latency_ms=e["latency_ms"], relative=e["relative"],
                       peak_mem_gb=None if mem is None else mem / 1e9,
-                      accuracy=acc.get(e["model"]))
+                      accuracy=acc.get(e["model"]), accuracy_from=origin.get(e["model"]))
         reason = _over_budget(c, max_latency_ms, max_memory_gb)
         if reason:
             excluded[c.model] = reason
@@ -197,7 +250,7 @@ def recommend_from(data: ReportData, *, device: str, mode: str,
     scored = {c.model: (c.latency_ms, c.accuracy) for c in cands if c.accuracy is not None}
     for c in cands:
         if c.accuracy is None:
-            excluded[c.model] = f"no {dataset} accuracy ({source.split(':')[0]})"
+            excluded[c.model] = f"no {dataset} accuracy in {short}"
     if not scored:
         raise ValueError(f"models fit the budget on {where} ({', '.join(c.model for c in cands)})"
                          f" but none has an accuracy on {dataset} from {source}")

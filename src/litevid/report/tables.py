@@ -9,8 +9,9 @@ names are data in every form: Markdown through ``utils.escaping.markdown_text``,
 - Table 2 (``table2_*``): relative latency (fastest = 1.0) with median ms and peak memory, one
   column group per (mode, batch), one table per device and config, and the cross-device average
   per config (``query.cross_device_average``), as the study's Table 2.
-- Table 4 (``table4``): stored evaluations joined with the measured training latency; without
-  evaluations, the paper's accuracies (said so in the caption).
+- Table 4 (``table4_<dataset>``), the Pareto front per mode (``pareto_<mode>``) and the
+  ``provenance`` table are built in ``accuracy.py`` (accuracy and where each number came from);
+  ``all_tables`` collects them in reading order.
 - ``latency_ci``: each median with its bootstrap confidence interval from the raw samples.
 - ``kendall_*``: Kendall tau between every pair of devices (rank stability), per mode and config.
 - ``paper_*`` (``--compare-paper``): the paper's Table 2 beside the measurement, with Spearman and
@@ -32,8 +33,8 @@ from . import paper as P
 from .data import CONFIG_KEYS, LATENCY_MODES, ReportData, config_label, config_of, mode_order
 from .stats import bootstrap_median_ci, kendall_tau, spearman_rho
 
-__all__ = ["Table", "all_tables", "kendall_tables", "latency_ci_table", "paper_tables",
-           "table2_tables", "table4"]
+__all__ = ["Table", "all_tables", "describe_primary", "kendall_tables", "latency_ci_table",
+           "paper_tables", "slug", "table2_tables"]
 
 GB = 1e9
 
@@ -279,70 +280,6 @@ def describe_primary(primary: tuple[dict[str, float], str, list[str]]) -> str:
     return f"{label}, mean over {len(devices)} device(s): {', '.join(devices)}"
 
 
-def _percent(v: float | None) -> float | None:
-    """Stored accuracies are fractions; the paper prints percent."""
-    return None if v is None else 100.0 * v
-
-
-def _head_top1(row: dict[str, Any], head: str) -> float | None:
-    m = (row.get("metrics") or {}).get(head)
-    return _percent(m.get("top1")) if isinstance(m, dict) and m.get("top1") is not None else None
-
-
-def table4(data: ReportData) -> Table:
-    """Accuracy rows joined with training latency (relative, averaged over devices)."""
-    train = data.primary_average("train")
-    lat, lat_label = (train[0], describe_primary(train)) if train else ({}, "")
-    paper_train = P.paper_relative_latency("train")
-    if data.evaluations:
-        rows = []
-        for r in data.evaluations:
-            wall = r.get("train_wall_s")
-            rows.append([r["dataset"], r["split"], r["model"], P.category(r["model"]),
-                         _percent(r.get("top1")), _percent(r.get("top5")),
-                         _head_top1(r, "verb"), _head_top1(r, "noun"), r.get("epochs"),
-                         None if wall is None else wall / 3600, r.get("gpu_hours"),
-                         lat.get(r["model"])])
-        source = "accuracy from the stored evaluations (single view, single crop)"
-    else:
-        rows = []
-        for dataset in P.DATASETS:
-            acc = P.paper_accuracy(dataset)
-            second = P.paper_accuracy(dataset, "verb" if dataset == "ek100" else "top5")
-            noun = P.paper_accuracy(dataset, "noun") if dataset == "ek100" else {}
-            for model in sorted(acc, key=acc.get):
-                top5 = None if dataset == "ek100" else second.get(model)
-                verb = second.get(model) if dataset == "ek100" else None
-                rows.append([dataset, "val", model, P.category(model), acc[model], top5, verb,
-                             noun.get(model), None, None, None, lat.get(model)])
-        source = ("no evaluations stored: accuracy is the paper's Table 4 "
-                  "(EK100 top-1 = action)")
-    columns = ["dataset", "split", "model", "category", "top-1 %", "top-5 %", "verb %",
-               "noun %", "epochs", "train h", "GPU-h", "train rel"]
-    for row in rows:
-        row.append(paper_train.get(row[2]))
-    columns.append("paper train rel")
-    latency = (f"train rel = measured relative training latency ({lat_label})" if lat_label
-               else "train rel: no training latency measured (run `litevid bench --modes "
-                    "train`)")
-    rows.sort(key=lambda r: (r[0], r[1], r[4] if r[4] is not None else float("-inf")))
-    columns, rows = _drop_empty(columns, rows, keep=("train rel",))
-    return Table(name="table4", title="Table 4: accuracy with training latency",
-                 columns=columns, rows=rows,
-                 formats={c: ".1f" for c in ("top-1 %", "top-5 %", "verb %", "noun %")}
-                 | {"train h": ".2f", "GPU-h": ".2f", "train rel": ".2f",
-                    "paper train rel": ".2f"},
-                 caption=f"{source}; {latency}; paper train rel = Table 2 of the study")
-
-
-def _drop_empty(columns: list[str], rows: list[list[Any]],
-                keep: tuple[str, ...] = ()) -> tuple[list[str], list[list[Any]]]:
-    """Leave out columns that are empty in every row (EK100 heads on a K400-only store)."""
-    idx = [j for j, c in enumerate(columns)
-           if c in keep or any(r[j] is not None for r in rows)]
-    return [columns[j] for j in idx], [[r[j] for j in idx] for r in rows]
-
-
 def paper_tables(data: ReportData) -> list[Table]:
     """The paper's Table 2 beside the measured cross-device average, and rank correlations."""
     measured = {mode: data.primary_average(mode) for mode in P.MODES}
@@ -398,10 +335,13 @@ def _corr_row(where: str, settings: str, mode: str, ref: dict[str, float],
 
 def all_tables(data: ReportData, *, compare_paper: bool = False) -> list[Table]:
     """Every table of a report, in reading order."""
-    tables = table2_tables(data) + [table4(data)]
+    from .accuracy import normalised_accuracy, pareto_tables, provenance_table, table4_tables
+
+    tables = table2_tables(data) + table4_tables(data)
+    tables += pareto_tables(data, normalised_accuracy(data))
     if compare_paper:
         tables += paper_tables(data)
-    tables += kendall_tables(data) + [latency_ci_table(data)]
+    tables += kendall_tables(data) + [latency_ci_table(data), provenance_table(data)]
     return unique_names(tables)
 
 
