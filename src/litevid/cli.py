@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "litevid.export.cli",
     "litevid.report.cli",
     "litevid.weights_cli",
+    "litevid.study.cli",
 )
 
 
