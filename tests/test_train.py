@@ -423,3 +423,22 @@ def test_bad_input_gives_one_line(tiny, tmp_path, capsys):
     torch.save({"format": "x", "f": print}, junk)
     one_line(["eval", "x3d_xs", "--checkpoint", str(junk), "--dataset", "synthetic",
               "--db", str(tmp_path / "r.db")], "junk.pt")
+
+
+def test_best_checkpoint_holds_weights_only_and_refuses_a_resumption(tiny, tmp_path, capsys):
+    """best.pt is what eval, predict and export read (no optimizer or RNG state: a third of the
+    size with AdamW); resuming from it is one clear error pointing at last.pt."""
+    from litevid.train.checkpoint import load_checkpoint
+
+    out, db = tmp_path / "run", tmp_path / "r.db"
+    base = ["train", "--model", "_tiny_train_net", "--epochs", "1", "--num-clips", "16",
+            "--batch-size", "4", "--effective-batch", "4", "--workers", "0", "--import",
+            "_litevid_tiny_train", "--out", str(out), "--db", str(db)]
+    assert main(base) == 0
+    best, last = load_checkpoint(out / "best.pt"), load_checkpoint(out / "last.pt")
+    assert "optimizer" not in best and "rng" not in best and "optimizer" in last
+    assert best["model"].keys() == last["model"].keys() and best["num_classes"] == 8
+    capsys.readouterr()
+    assert main([*base[:-4], "--out", str(tmp_path / "other"), "--db", str(db), "--resume",
+                 str(out / "best.pt")]) == 2
+    assert "holds the weights only" in capsys.readouterr().err

@@ -225,6 +225,10 @@ class Trainer:
         if saved.get("model") != cfg.model:
             raise ValueError(f"{cfg.resume}: checkpoint of model {saved.get('model')!r}, not "
                              f"{cfg.model!r}")
+        if "optimizer" not in ckpt:
+            raise ValueError(f"{cfg.resume}: holds the weights only (a best.pt, or a plain state "
+                             "dict), not the optimizer and data-order state a resumption needs; "
+                             "resume from the run's last.pt")
         diff = cfg.differences(saved)
         if diff and not cfg.force:
             text = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in
@@ -332,21 +336,28 @@ class Trainer:
     def _elapsed(self) -> float:
         return self.state.elapsed_s + time.monotonic() - self._session_t0
 
-    def _checkpoint(self, path: Path) -> None:
-        """Every rank calls this (its RNG states are gathered); rank 0 writes."""
-        rng = self.dist.gather_objects(capture_rng(self.dist.backend))
+    def _checkpoint(self, path: Path, *, resumable: bool = True) -> None:
+        """Every rank calls this (its RNG states are gathered); rank 0 writes.
+
+        ``resumable=False`` (``best.pt``): the weights and what evaluation, prediction and
+        export read, without the optimizer, schedule and RNG states that only a resumption
+        needs (``last.pt`` has them), so the best checkpoint is a third of the size with AdamW.
+        """
+        rng = self.dist.gather_objects(capture_rng(self.dist.backend)) if resumable else None
         if not self.dist.is_main:
             return
         state = RunState(**{**asdict(self.state), "elapsed_s": self._elapsed()})
-        save_checkpoint(path, {
+        ckpt = {
             "litevid_version": __version__, "model_name": self.cfg.model,
             "num_classes": self.heads, "classes": self.classes, "config": self.cfg.to_dict(),
             "frames": self.frames, "size": self.size, "world_size": self.dist.world_size,
             "device_type": self.dist.backend.type, "model": self.model.state_dict(),
-            "model_args": getattr(self.model, "arch_args", dict)(),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": rng[0], "rng_per_rank": rng,
-            "state": asdict(state)})
+            "model_args": getattr(self.model, "arch_args", dict)(), "state": asdict(state)}
+        if resumable:
+            ckpt.update({"optimizer": self.optimizer.state_dict(),
+                         "scheduler": self.scheduler.state_dict(),
+                         "scaler": self.scaler.state_dict(), "rng": rng[0], "rng_per_rank": rng})
+        save_checkpoint(path, ckpt)
 
     # ---- the run -----------------------------------------------------------------------------
 
@@ -508,7 +519,7 @@ class Trainer:
                 "warned": getattr(self.train_ds.dataset, "warned", 0) - warned0}
 
     def _save_best(self, ev: Any) -> None:
-        self._checkpoint(self.out / "best.pt")  # on every rank: it gathers their RNG states
+        self._checkpoint(self.out / "best.pt", resumable=False)  # on every rank
         if self.dist.is_main:
             write_outputs(ev, self.out, self.classes, prefix="best_")
 
