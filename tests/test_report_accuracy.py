@@ -281,3 +281,16 @@ def test_recommend_falls_back_to_the_paper_and_rejects_unknown(tmp_path, capsys)
         assert "accuracy: measured: study smoke" in capsys.readouterr().out
     finally:
         litevid_cli._SUBCOMMAND_MODULES = mods
+
+
+def test_wilson_interval_of_a_top1():
+    from litevid.report.stats import wilson_interval
+
+    # by hand: centre (0.125 + 1.96^2/128) / (1 + 1.96^2/64) = 0.14624, half-width
+    # 1.96 sqrt(0.125 * 0.875 / 64 + 1.96^2 / (4 * 64^2)) / 1.060025 = 0.08151
+    lo, hi = wilson_interval(0.125, 64)
+    assert (round(100 * lo, 2), round(100 * hi, 2)) == (6.47, 22.77)
+    assert wilson_interval(0.0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    assert wilson_interval(1.0, 10)[1] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(0.5, 0)

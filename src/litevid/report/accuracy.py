@@ -27,7 +27,7 @@ from typing import Any
 
 from . import paper as P
 from .data import LATENCY_MODES, ReportData, config_label, config_of, source_of, study_of
-from .stats import minmax
+from .stats import minmax, wilson_interval
 from .tables import Table, describe_primary, slug
 
 __all__ = ["Accuracy", "describe_latency", "drop_empty", "is_epic", "mean_latency",
@@ -318,6 +318,12 @@ def table4_dataset(data: ReportData, dataset: str, rows: dict[str, dict[str, Any
     clip_text = ("clips evaluated: not recorded" if not clips else
                  f"{clips[0]} clips evaluated per model" if len(clips) == 1 else
                  f"{clips[0]}-{clips[-1]} clips evaluated per model")
+    if clips:  # how much of the spread between models is sampling noise alone
+        top1s = sorted(x[2] for x in out if x[2] is not None)
+        mid = top1s[len(top1s) // 2] / 100 if top1s else 0.5
+        lo, hi = wilson_interval(mid, clips[0])
+        clip_text += (f" (95 % interval of a top-1 of {100 * mid:.1f} % on {clips[0]} clips: "
+                      f"{100 * lo:.1f}-{100 * hi:.1f} %; smaller differences are sampling noise)")
     views = "/".join(sorted({r.get("views") or "1x1" for r in rows.values()}))
     parts = [f"{dataset} {first['split']}: {clip_text}, views {views} (temporal x spatial)",
              f"accuracy from {who(rows.values(), plain='stored evaluations')}, the newest "

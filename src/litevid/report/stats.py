@@ -136,3 +136,15 @@ def minmax(values: dict[str, float]) -> dict[str, float]:
     if hi == lo:
         return {k: 0.5 for k in values}
     return {k: (v - lo) / (hi - lo) for k, v in values.items()}
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a proportion ``p`` measured on ``n``
+    trials, e.g. a top-1 accuracy on ``n`` clips: how far sampling alone moves it."""
+    if n < 1 or not 0.0 <= p <= 1.0:
+        raise ValueError(f"need n >= 1 and 0 <= p <= 1, got n={n}, p={p}")
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return centre - half, centre + half
+
