@@ -97,6 +97,9 @@ def test_plan_hashes_follow_the_configuration(tiny, tmp_path):
     assert [j.id for j in same.jobs] == [j.id for j in plan.jobs]
     assert read_study(write_study(tmp_path), sets=["recipe.workers=1"]).sha256 != spec.sha256
     assert plan.tasks() == [[bench.id], [train.id, ev.id]]
+    # TensorBoard scalars per training when asked; logging is not part of the result
+    tb = plan_study(read_study(write_study(tmp_path), sets=["study.tensorboard=true"]))
+    assert tb.jobs[1].config["tensorboard"] is True and tb.jobs[1].id == train.id
 
 
 def test_an_annotation_file_edit_is_a_new_job(tmp_path):
@@ -217,6 +220,9 @@ def test_local_run_at_two_jobs_then_rerun_runs_nothing(worker_path, tmp_path, ca
     # the report's Table 4 is this measured accuracy
     table4 = (out / "report" / "tables" / "table4_synthetic.csv").read_text()
     assert f"{100 * row['top1']:.1f}" in table4
+    caption = (out / "report" / "tables" / "table4_synthetic.md").read_text()
+    assert "8 clips evaluated" in caption and "95 % interval of a top-1" in caption
+    assert "chance level 12.5 % (1 of 8 classes)" in caption
     # a second run finds everything done and starts nothing
     assert main(["study", "run", str(study_file), "--out", str(out), "--no-report"]) == 0
     assert "0 job(s) to run, 3 done before" in capsys.readouterr().out

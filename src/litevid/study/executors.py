@@ -234,10 +234,10 @@ def submit(study: StudyDir, plan: Plan, todo: list[StudyJob], *, cluster: str | 
     """Submit the chains holding ``todo`` as job arrays; returns the submitit jobs.
 
     ``slurm`` keys (``[slurm]`` of the study file): partition, account, qos, constraint,
-    time_min (default 240), cpus_per_task (default 8), mem_gb, gpus_per_task (a GPU
-    benchmark's or evaluation's; a training takes ``gpus_per_train``), array_parallelism,
+    time_min (default 240), cpus_per_task (default 8), mem_gb, array_parallelism,
     exclusive_cpu_bench (default true: a CPU benchmark gets a whole node), additional (a table
-    passed to ``#SBATCH`` as is).
+    passed to ``#SBATCH`` as is). A task asks for the GPUs of its jobs: one for a GPU benchmark
+    or evaluation, ``[run] gpus_per_train`` for a training.
     """
     try:
         import submitit

@@ -66,7 +66,7 @@ _STUDY_KEYS = ("name", "models", "modes", "devices", "train_device", "frames", "
                "out", "tensorboard")
 RUN_KEYS = ("executor", "jobs", "gpus", "gpus_per_train")
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "time_min", "cpus_per_task",
-              "mem_gb", "gpus_per_task", "array_parallelism", "exclusive_cpu_bench",
+              "mem_gb", "array_parallelism", "exclusive_cpu_bench",
               "additional")
 _SECTIONS = {"study": _STUDY_KEYS, "recipe": None, "bench": None, "eval": _EVAL_KEYS,
              "datasets": None, "per_model": None, "run": RUN_KEYS, "slurm": SLURM_KEYS}
