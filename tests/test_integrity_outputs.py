@@ -284,8 +284,8 @@ def test_resumed_training_logs_each_step_once(tiny, tmp_path, monkeypatch):
 
     real = Trainer._checkpoint
 
-    def keep_step_2(self, path):
-        real(self, path)
+    def keep_step_2(self, path, **kwargs):
+        real(self, path, **kwargs)
         if path.name == "last.pt" and self.state.step == 2:
             shutil.copy(path, path.with_name("step2.pt"))
 
