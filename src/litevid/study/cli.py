@@ -30,10 +30,6 @@ def _sets(args: argparse.Namespace) -> list[str]:
             items = [] if value.strip() in ("", "none") else [
                 v.strip() for v in value.split(",") if v.strip()]
             sets.append(f"{key}={json.dumps(items) if value != 'all' else json.dumps('all')}")
-    for name in (getattr(args, "datasets", None) or "").split(","):
-        if name.strip():
-            sets.append(f"datasets.{name.strip()}.eval_split=" + json.dumps(
-                "test" if name.strip() == "synthetic" else "val"))
     for flag, key in (("name", "study.name"), ("train_device", "study.train_device")):
         if getattr(args, flag, None):
             sets.append(f"{key}={json.dumps(getattr(args, flag))}")
@@ -49,13 +45,15 @@ def _spec(args: argparse.Namespace) -> Any:
     from .spec import check_devices_of, read_study
 
     sets = _sets(args)
-    if args.study is None and args.preset is None and not sets:
+    datasets = [d.strip() for d in (getattr(args, "datasets", None) or "").split(",")
+                if d.strip()]
+    if args.study is None and args.preset is None and not sets and not datasets:
         raise ValueError("give a study file, --preset smoke, or flags (--models ... "
                          "--datasets ... / --modes ... --devices ...)")
     if args.study is not None and Path(args.study).is_dir():
         raise ValueError(f"{args.study}: a folder; give the study file (STUDY.toml)")
-    spec = read_study(args.study, preset=args.preset, sets=sets, out=args.out,
-                      check_devices=False)
+    spec = read_study(args.study, preset=args.preset, sets=sets, datasets=datasets,
+                      out=args.out, check_devices=False)
     executor = args.executor or spec.run.get("executor", "local")
     if executor not in EXECUTORS:
         raise ValueError(f"{spec.source}: [run] executor {executor!r}: choose "

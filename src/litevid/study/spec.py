@@ -208,14 +208,15 @@ def apply_sets(data: dict[str, Any], sets: list[str], where: str = "--set") -> d
 
 
 def read_study(path: str | Path | None = None, *, preset: str | None = None,
-               sets: list[str] | None = None, out: str | None = None,
-               check_devices: bool = True) -> StudySpec:
+               sets: list[str] | None = None, datasets: list[str] | None = None,
+               out: str | None = None, check_devices: bool = True) -> StudySpec:
     """Read and check a study from a TOML file or a preset, with ``--set`` overrides.
 
     Args:
         path: the study file (relative paths inside it are relative to its folder).
         preset: a name in ``PRESETS`` (instead of, or under, ``path``).
         sets: ``SECTION.KEY=VALUE`` overrides, applied last.
+        datasets: dataset names to add (``--datasets``) where the file does not have them.
         out: the study folder (overrides ``[study] out``).
         check_devices: refuse a benchmark or training device this machine does not have (a
             SLURM study is checked where it runs instead).
@@ -226,8 +227,8 @@ def read_study(path: str | Path | None = None, *, preset: str | None = None,
     """
     from ..utils.hashing import text_sha256
 
-    sets = list(sets or [])
-    if path is None and preset is None and not sets:
+    sets, datasets = list(sets or []), list(datasets or [])
+    if path is None and preset is None and not sets and not datasets:
         raise ValueError("give a study file (litevid study plan STUDY.toml), --preset "
                          f"{' | '.join(PRESETS)} or flags")
     base = Path.cwd()
@@ -253,6 +254,10 @@ def read_study(path: str | Path | None = None, *, preset: str | None = None,
         texts.append(text)
         base = path.resolve().parent
         where = str(path)
+    for name in datasets:
+        data.setdefault("datasets", {}).setdefault(name, {})
+    if datasets:
+        texts.append("--datasets " + ",".join(datasets))
     data = apply_sets(data, sets)
     texts.extend(sets)
     spec = _build(data, where, base, check_devices=check_devices)
