@@ -338,6 +338,8 @@ def table4_dataset(data: ReportData, dataset: str, rows: dict[str, dict[str, Any
     if any(x[columns.index("paper train rel")] is not None for x in out):
         parts.append("paper train rel = the paper's Table 2 training latency, for the models "
                      "the paper has")
+    parts.append("epochs, train h: the training of the evaluated checkpoint when it was "
+                 "saved (a best.pt: its best epoch and the time to it)")
     parts.append("device = where the evaluation ran; source = study and job, else the "
                  "checkpoint file")
     columns, out = drop_empty(columns, out, keep=("device", "source"))
