@@ -277,7 +277,8 @@ def submit(study: StudyDir, plan: Plan, todo: list[StudyJob], *, cluster: str | 
     return submitted
 
 
-def follow(study: StudyDir, plan: Plan, submitted: list[Any], monitor: Any = None) -> dict[str, int]:
+def follow(study: StudyDir, plan: Plan, submitted: list[Any],
+           monitor: Any = None) -> dict[str, int]:
     """Wait for submitted chains; a task that ended without its jobs' records (time limit,
     node failure) gets them written as failures naming the task's state."""
     plan_jobs = {j.id: j for j in plan.jobs}
@@ -300,7 +301,8 @@ def follow(study: StudyDir, plan: Plan, submitted: list[Any], monitor: Any = Non
                     if st.state == "pending" and not any(
                             study.state(plan_jobs[c]).state == "failed" for c in chain):
                         job = plan_jobs[jid]
-                        error = f"SLURM task {sj.job_id} ended ({sj.state}) before this job finished"
+                        error = (f"SLURM task {sj.job_id} ended ({sj.state}) before this job "
+                                 "finished")
                         study.mark_failed(job, {"error": error, "finished": now_utc()})
                         study.event("failed", job=jid, kind=job.kind, model=job.model,
                                     error=error)

@@ -140,7 +140,8 @@ def _eval(study: StudyDir, plan: Plan, job: StudyJob) -> dict[str, Any]:
     values = dict(job.config)
     if values.get("workers") is None and _cpus() is not None:
         values["workers"] = max(_cpus() - 1, 0)
-    cfg = EvalConfig(**values, checkpoint=str(run / "best.pt"), out=str(study.job_dir(job) / "eval"),
+    cfg = EvalConfig(**values, checkpoint=str(run / "best.pt"),
+                     out=str(study.job_dir(job) / "eval"),
                      db=str(study.job_db(job)))
     outcome = run_evaluation(cfg, extra_settings={"study": provenance(
         plan, job, run=str(run), train_job=job.after)})

@@ -93,7 +93,8 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "study_sha256": self.study_sha256, "source": self.source,
-                "run": self.run, "slurm": self.slurm, "imports": self.imports, "jobs": [j.to_dict() for j in self.jobs]}
+                "run": self.run, "slurm": self.slurm, "imports": self.imports,
+                "jobs": [j.to_dict() for j in self.jobs]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:

@@ -93,13 +93,10 @@ class StudyMonitor:
 
         states = [self.study.state(j) for j in self.todo]
         order = {"running": 0, "failed": 1, "done": 2, "pending": 3}
-        shown = sorted(states, key=lambda s: (order[s.state], -(self._finish_key(s))))
+        newest = sorted(states, key=lambda s: (s.record or {}).get("finished") or "", reverse=True)
+        shown = sorted(newest, key=lambda s: order[s.state])  # stable: latest done first
         title = f"litevid study {self.plan.name}: " + counts_line(states, self.parallel)
         return Group(status_table(states, title, shown[:_LIVE_ROWS]))
-
-    @staticmethod
-    def _finish_key(s: JobState) -> float:
-        return float((s.record or {}).get("t_done", 0) or 0)
 
     def _line(self, text: str) -> None:
         if self._live is not None:

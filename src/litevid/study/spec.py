@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +67,7 @@ RUN_KEYS = ("executor", "jobs", "gpus", "gpus_per_train")
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "time_min", "cpus_per_task",
               "mem_gb", "array_parallelism", "exclusive_cpu_bench",
               "additional")
-_SECTIONS = {"study": _STUDY_KEYS, "recipe": None, "bench": None, "eval": _EVAL_KEYS,
-             "datasets": None, "per_model": None, "run": RUN_KEYS, "slurm": SLURM_KEYS}
+_SECTIONS = ("study", "recipe", "bench", "eval", "datasets", "per_model", "run", "slurm")
 
 
 # The smoke preset: every registered model, briefly, on the built-in synthetic dataset (8 classes)
@@ -505,5 +503,6 @@ def config_hash(obj: Any) -> str:
     """The 64-hex sha256 of ``obj`` as canonical JSON."""
     import json
 
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    from ..utils.hashing import text_sha256
+
+    return text_sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str))
